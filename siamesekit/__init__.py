@@ -1,0 +1,24 @@
+"""siamesekit: Siamese neural networks for image comparison, the Keras 3 way."""
+
+from siamesekit import errors, losses, metrics
+from siamesekit.distances import cosine_similarity, euclidean_distance
+from siamesekit.layers import EmbeddingTower
+from siamesekit.losses import ContrastiveLoss, contrastive_loss
+from siamesekit.metrics import PairAccuracy
+from siamesekit.models import SiameseModel, create_siamese_model
+from siamesekit.version import __version__
+
+__all__ = [
+    "ContrastiveLoss",
+    "EmbeddingTower",
+    "PairAccuracy",
+    "SiameseModel",
+    "__version__",
+    "contrastive_loss",
+    "cosine_similarity",
+    "create_siamese_model",
+    "errors",
+    "euclidean_distance",
+    "losses",
+    "metrics",
+]

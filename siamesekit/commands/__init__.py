@@ -1,0 +1,1 @@
+"""One module per `siamesekit` sub-command; see `siamesekit/cli.py`."""

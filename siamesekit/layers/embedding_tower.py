@@ -1,0 +1,320 @@
+"""The shared tower that turns an image into an embedding."""
+
+import os
+
+import keras
+from keras import ops
+
+from siamesekit.errors import InvalidArgumentError, WeightsUnavailableError
+from siamesekit.layers.backbones import get_backbone_spec, keras_cache_dir
+
+# ImageNet channel statistics used by the "caffe" and "torch" preprocessing.
+_CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+_TORCH_RGB_MEAN = (0.485, 0.456, 0.406)
+_TORCH_RGB_STD = (0.229, 0.224, 0.225)
+
+_POOLINGS = ("flatten", "avg", "max")
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgumentError(
+            f"`{name}` must be a positive integer. Received: {name}={value!r}"
+        )
+
+
+def _normalize_input_shape(input_shape, spec):
+    try:
+        shape = tuple(int(dim) for dim in input_shape)
+    except (TypeError, ValueError):
+        shape = None
+    if shape is None or len(shape) != 3 or min(shape) < 1:
+        raise InvalidArgumentError(
+            "`input_shape` must be (height, width, channels) with positive "
+            f"sizes, without the batch axis. Received: input_shape={input_shape!r}"
+        )
+    height, width, channels = shape
+    if channels not in (1, 3):
+        raise InvalidArgumentError(
+            "`input_shape` must have 1 (grey) or 3 (RGB) channels. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    if min(height, width) < spec.min_size:
+        raise InvalidArgumentError(
+            f"The '{spec.name}' backbone needs images of at least "
+            f"{spec.min_size}x{spec.min_size} pixels. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    return shape
+
+
+def _build_backbone(spec, backbone_shape, weights):
+    """Builds the backbone, loading `weights` the way Keras does, offline-friendly."""
+    if weights is None:
+        return spec.build(backbone_shape, None)
+    if weights == "imagenet":
+        if spec.weights_file is None:
+            raise InvalidArgumentError(
+                f"The '{spec.name}' backbone has no ImageNet weights; pass "
+                f"weights=None. Received: weights={weights!r}"
+            )
+        cached = os.path.join(keras_cache_dir(), spec.weights_file(backbone_shape))
+        if os.path.isfile(cached):
+            return spec.build(backbone_shape, cached)
+        try:
+            return spec.build(backbone_shape, "imagenet")
+        except Exception as error:  # Keras raises a bare Exception on URL errors.
+            if "fetch failure" not in str(error) and not isinstance(error, OSError):
+                raise
+            raise WeightsUnavailableError(
+                f"Could not download the ImageNet weights of '{spec.name}' "
+                f"({error}). This machine seems to be offline. Either pass "
+                "weights=None to start from random weights, pass "
+                "weights='/path/to/weights.h5' to load a local file, or copy "
+                f"the Keras weights file to {cached}."
+            ) from error
+    if isinstance(weights, (str, os.PathLike)):
+        path = os.fspath(weights)
+        if not os.path.isfile(path):
+            raise WeightsUnavailableError(
+                "`weights` must be None, 'imagenet' or the path to an existing "
+                f"weights file. Received: weights={weights!r} (no such file)"
+            )
+        if path.endswith(".keras"):
+            raise InvalidArgumentError(
+                "A `.keras` file holds a whole model; load it with "
+                "`keras.models.load_model` or `siamesekit.Comparator.from_saved`. "
+                f"Received: weights={weights!r}"
+            )
+        try:
+            return spec.build(backbone_shape, path)
+        except (ValueError, OSError) as error:
+            raise WeightsUnavailableError(
+                f"Could not load backbone weights from {path!r}: {error}. The "
+                f"file must hold weights of a headless '{spec.name}' model for "
+                f"input shape {backbone_shape}."
+            ) from error
+    raise InvalidArgumentError(
+        "`weights` must be None, 'imagenet' or the path to a weights file. "
+        f"Received: weights={weights!r}"
+    )
+
+
+def _set_trainable_layers(backbone, trainable_backbone_layers):
+    """Freezes all but the last `trainable_backbone_layers` layers with weights."""
+    if trainable_backbone_layers == -1:
+        return
+    layers_with_weights = [layer for layer in backbone.layers if layer.weights]
+    cut = len(layers_with_weights) - trainable_backbone_layers
+    for index, layer in enumerate(layers_with_weights):
+        layer.trainable = index >= cut
+
+
+@keras.saving.register_keras_serializable(package="siamesekit")
+class EmbeddingTower(keras.layers.Layer):
+    """Maps an image to an embedding vector; one instance serves both inputs.
+
+    backbone -> flatten or pooling -> `Dense(dense_units, relu)` ->
+    `Dense(embedding_dim)` [-> L2 normalization]. The backbone's own
+    preprocessing runs inside the tower, so callers pass raw pixels in
+    [0, 255]. Grey images are repeated to three channels for RGB backbones.
+    The embedding is always float32, also under a mixed precision policy.
+
+    Args:
+        backbone: string, the backbone name: `"vgg16"`, `"vgg19"`,
+            `"resnet50"`, `"mobilenet_v2"`, `"efficientnet_b0"` (from
+            `keras.applications`), or `"small_cnn"` (a three-stage CNN for
+            small or grey images). Defaults to `"vgg16"`.
+        input_shape: tuple `(height, width, channels)` of the images, with 1 or
+            3 channels. Defaults to `(224, 224, 3)`.
+        weights: `"imagenet"` (downloaded once by Keras into
+            `~/.keras/models`, or read from there if already cached), `None`
+            (random initialization), or the path to a weights file of the
+            headless backbone. Defaults to `"imagenet"`.
+        pooling: string, how the last feature map becomes a vector:
+            `"flatten"`, `"avg"` or `"max"`. Defaults to `"flatten"`.
+        dense_units: int, width of the hidden ReLU layer. Defaults to `128`.
+        embedding_dim: int, size of the embedding. Defaults to `128`.
+        normalize: bool, whether to L2-normalize embeddings to unit length.
+            Defaults to `False`.
+        dropout: float in [0, 1), dropout rate before the embedding layer.
+            Defaults to `0.0`.
+        trainable_backbone_layers: int, how many of the backbone's last
+            layers with weights are trained: `0` freezes the backbone, `-1`
+            trains all of it. Defaults to `None`: frozen when pretrained
+            weights are loaded, all trainable otherwise.
+        **kwargs: base layer keyword arguments, such as `name` and `dtype`.
+
+    Note: `get_config()` describes the architecture only. A tower rebuilt
+    with `from_config` starts from random weights; the weights themselves
+    travel in `.keras` files and `save_weights`.
+
+    Example:
+
+    ```python
+    tower = siamesekit.EmbeddingTower(
+        backbone="small_cnn", input_shape=(32, 32, 1), weights=None
+    )
+    embeddings = tower(np.zeros((2, 32, 32, 1)))  # shape (2, 128)
+    ```
+    """
+
+    def __init__(
+        self,
+        backbone="vgg16",
+        input_shape=(224, 224, 3),
+        weights="imagenet",
+        pooling="flatten",
+        dense_units=128,
+        embedding_dim=128,
+        normalize=False,
+        dropout=0.0,
+        trainable_backbone_layers=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        spec = get_backbone_spec(backbone)
+        input_shape = _normalize_input_shape(input_shape, spec)
+        if pooling not in _POOLINGS:
+            raise InvalidArgumentError(
+                f"`pooling` must be one of {_POOLINGS}. Received: pooling={pooling!r}"
+            )
+        _check_positive_int("dense_units", dense_units)
+        _check_positive_int("embedding_dim", embedding_dim)
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise InvalidArgumentError(
+                f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
+            )
+        if trainable_backbone_layers is None:
+            trainable_backbone_layers = -1 if weights is None else 0
+        if (
+            isinstance(trainable_backbone_layers, bool)
+            or not isinstance(trainable_backbone_layers, int)
+            or trainable_backbone_layers < -1
+        ):
+            raise InvalidArgumentError(
+                "`trainable_backbone_layers` must be -1 (all), 0 (frozen) or a "
+                "positive number of layers. Received: "
+                f"trainable_backbone_layers={trainable_backbone_layers!r}"
+            )
+
+        self.backbone_name = spec.name
+        self.spec = spec
+        self.image_shape = input_shape
+        self.pooling = pooling
+        self.dense_units = dense_units
+        self.embedding_dim = embedding_dim
+        self.normalize = bool(normalize)
+        self.dropout = float(dropout)
+        self.trainable_backbone_layers = trainable_backbone_layers
+
+        # Grey images are fed to RGB backbones by repeating the channel.
+        self.backbone_channels = spec.channels or input_shape[-1]
+        backbone_shape = input_shape[:2] + (self.backbone_channels,)
+        self.backbone = _build_backbone(spec, backbone_shape, weights)
+        _set_trainable_layers(self.backbone, trainable_backbone_layers)
+
+        if pooling == "flatten":
+            self.pool = keras.layers.Flatten(dtype=self.dtype_policy, name="flatten")
+        elif pooling == "avg":
+            self.pool = keras.layers.GlobalAveragePooling2D(
+                dtype=self.dtype_policy, name="avg_pool"
+            )
+        else:
+            self.pool = keras.layers.GlobalMaxPooling2D(
+                dtype=self.dtype_policy, name="max_pool"
+            )
+        self.hidden = keras.layers.Dense(
+            dense_units, activation="relu", dtype=self.dtype_policy, name="hidden"
+        )
+        self.dropout_layer = keras.layers.Dropout(
+            dropout, dtype=self.dtype_policy, name="dropout"
+        )
+        # The embedding is float32 so that distances are exact under mixed
+        # precision.
+        self.embedding = keras.layers.Dense(
+            embedding_dim, dtype="float32", name="embedding"
+        )
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 4:
+            raise InvalidArgumentError(
+                "EmbeddingTower expects a batch of images of shape "
+                f"(batch, height, width, channels). Received: input_shape={input_shape}"
+            )
+        expected = self.image_shape
+        received = tuple(input_shape[1:])
+        if any(r is not None and r != e for r, e in zip(received, expected)):
+            raise InvalidArgumentError(
+                f"This tower was made for images of shape {expected}. Resize "
+                "the images or make a tower with that `input_shape`. "
+                f"Received: input_shape={input_shape}"
+            )
+        feature_shape = self.backbone.output_shape
+        self.pool.build(feature_shape)
+        pooled_shape = self.pool.compute_output_shape(feature_shape)
+        self.hidden.build(pooled_shape)
+        self.embedding.build(pooled_shape[:-1] + (self.dense_units,))
+
+    def preprocess(self, images):
+        """Turns raw 0-255 pixels into what the backbone expects."""
+        images = ops.cast(images, self.compute_dtype)
+        if ops.shape(images)[-1] == 1 and self.backbone_channels == 3:
+            images = ops.repeat(images, 3, axis=-1)
+        mode = self.spec.preprocessing
+        if mode == "caffe":
+            bgr = ops.flip(images, axis=-1)
+            return bgr - ops.cast(_CAFFE_BGR_MEAN, self.compute_dtype)
+        if mode == "torch":
+            mean = ops.cast(_TORCH_RGB_MEAN, self.compute_dtype)
+            std = ops.cast(_TORCH_RGB_STD, self.compute_dtype)
+            return (images / 255.0 - mean) / std
+        if mode == "tf":
+            return images / 127.5 - 1.0
+        if mode == "unit":
+            return images / 255.0
+        return images
+
+    def head(self, feature_map, training=None):
+        """Maps the backbone's last feature map to the embedding."""
+        x = self.pool(feature_map)
+        x = self.hidden(x)
+        x = self.dropout_layer(x, training=training)
+        x = self.embedding(x)
+        if self.normalize:
+            x = x / ops.sqrt(
+                ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12)
+            )
+        return x
+
+    def call(self, inputs, training=None):
+        features = self.backbone(self.preprocess(inputs), training=training)
+        return self.head(features, training=training)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.embedding_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "backbone": self.backbone_name,
+                "input_shape": self.image_shape,
+                "pooling": self.pooling,
+                "dense_units": self.dense_units,
+                "embedding_dim": self.embedding_dim,
+                "normalize": self.normalize,
+                "dropout": self.dropout,
+                "trainable_backbone_layers": self.trainable_backbone_layers,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        # Weights are restored by Keras after the layer is rebuilt; never
+        # download them again on load.
+        config = dict(config)
+        config.setdefault("weights", None)
+        return cls(**config)
