@@ -15,7 +15,8 @@ import sys
 
 from siamesekit.version import __version__
 
-COMMANDS = ("compare", "train", "evaluate", "demo")
+# Each helper module registers itself here by name.
+COMMANDS: tuple[str, ...] = ()
 
 
 def build_parser() -> argparse.ArgumentParser:
