@@ -16,7 +16,7 @@ import sys
 from siamesekit.version import __version__
 
 # Each helper module registers itself here by name.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("compare",)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,3 +37,11 @@ class ModelFileExistsError(SiamesekitError, FileExistsError):
 
 class TrainingDivergedError(SiamesekitError, RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+class SearchSpaceError(InvalidArgumentError):
+    """A hyperparameter search space cannot be built or used as given."""
+
+
+class ModelFileError(SiamesekitError, OSError):
+    """A saved model file is missing or cannot be loaded."""

@@ -56,7 +56,9 @@ def small_cnn(input_shape, weights=None):
         x = keras.layers.Conv2D(
             filters, 3, padding="same", use_bias=False, name=f"block{stage}_conv"
         )(x)
-        x = keras.layers.BatchNormalization(name=f"block{stage}_bn")(x)
+        # Momentum 0.9 (not 0.99): short trainings on small data sets
+        # otherwise end with moving statistics far from the batch ones.
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"block{stage}_bn")(x)
         x = keras.layers.Activation("relu", name=f"block{stage}_relu")(x)
         x = keras.layers.MaxPooling2D(name=f"block{stage}_pool")(x)
     return keras.Model(inputs, x, name="small_cnn")
@@ -164,7 +166,9 @@ BACKBONES = {
 
 
 def _canonical(name):
-    return str(name).lower().replace("-", "_").replace("efficientnetb", "efficientnet_b")
+    return (
+        str(name).lower().replace("-", "_").replace("efficientnetb", "efficientnet_b")
+    )
 
 
 def get_backbone_spec(name: str) -> BackboneSpec:
