@@ -1,17 +1,19 @@
 """siamesekit: Siamese neural networks for image comparison, the Keras 3 way."""
 
-from siamesekit import errors, losses, metrics
+from siamesekit import errors, losses, metrics, tuning
 from siamesekit.distances import cosine_similarity, euclidean_distance
 from siamesekit.layers import EmbeddingTower
 from siamesekit.losses import ContrastiveLoss, contrastive_loss
 from siamesekit.metrics import PairAccuracy
 from siamesekit.models import SiameseModel, create_siamese_model
+from siamesekit.tuning import SiameseHyperModel
 from siamesekit.version import __version__
 
 __all__ = [
     "ContrastiveLoss",
     "EmbeddingTower",
     "PairAccuracy",
+    "SiameseHyperModel",
     "SiameseModel",
     "__version__",
     "contrastive_loss",
@@ -21,4 +23,5 @@ __all__ = [
     "euclidean_distance",
     "losses",
     "metrics",
+    "tuning",
 ]
