@@ -1,6 +1,9 @@
 """siamesekit: Siamese neural networks for image comparison, the Keras 3 way."""
 
 from siamesekit import errors, losses, metrics, tuning
+from siamesekit.comparator import Comparator, ComparisonResult
+from siamesekit.compare import compare_images
+from siamesekit.data import load_image
 from siamesekit.distances import cosine_similarity, euclidean_distance
 from siamesekit.layers import EmbeddingTower
 from siamesekit.losses import ContrastiveLoss, contrastive_loss
@@ -10,17 +13,21 @@ from siamesekit.tuning import SiameseHyperModel
 from siamesekit.version import __version__
 
 __all__ = [
+    "Comparator",
+    "ComparisonResult",
     "ContrastiveLoss",
     "EmbeddingTower",
     "PairAccuracy",
     "SiameseHyperModel",
     "SiameseModel",
     "__version__",
+    "compare_images",
     "contrastive_loss",
     "cosine_similarity",
     "create_siamese_model",
     "errors",
     "euclidean_distance",
+    "load_image",
     "losses",
     "metrics",
     "tuning",

@@ -1,0 +1,126 @@
+"""`siamesekit compare IMG1 IMG2`: scores and a difference figure for two images."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from siamesekit.comparator.heatmaps import METHODS
+from siamesekit.comparator.precision import PRECISIONS
+from siamesekit.errors import InvalidArgumentError
+
+_DESCRIPTION = """\
+Compare two images with a Siamese model: prints the cosine similarity and
+the Euclidean distance of their embeddings, and with --out writes a figure of
+both images and the difference heatmap. Without --model, an EmbeddingTower is
+built from --backbone and --weights (its embedding head is untrained, so only
+the heatmap and relative scores are meaningful)."""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare two images: similarity, distance and a heatmap figure",
+        description=_DESCRIPTION,
+    )
+    parser.add_argument("image1", help="path of image 1")
+    parser.add_argument("image2", help="path of image 2")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", help="a .keras file saved from a SiameseModel")
+    source.add_argument(
+        "--backbone",
+        help="build a tower on this backbone instead of --model (default: vgg16)",
+    )
+    parser.add_argument(
+        "--weights",
+        default="imagenet",
+        help="backbone weights with --backbone: imagenet, none, or a file path "
+        "(default: imagenet)",
+    )
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        nargs=2,
+        metavar=("HEIGHT", "WIDTH"),
+        default=(224, 224),
+        help="tower input size with --backbone (default: 224 224)",
+    )
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default="features",
+        help="heatmap method (default: features)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="numeric precision of the network (default: auto)",
+    )
+    parser.add_argument(
+        "--out",
+        help="write the figure here (format from the extension; an existing "
+        "figure is replaced)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _same_file(first: str, second: str) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+def run(args) -> int:
+    from siamesekit.compare import build_comparator
+
+    if args.model is not None and args.weights != "imagenet":
+        raise InvalidArgumentError(
+            "--weights applies to --backbone; a --model file holds its own weights."
+        )
+    if args.out is not None:
+        for image in (args.image1, args.image2):
+            if _same_file(args.out, image):
+                raise InvalidArgumentError(
+                    f"--out {args.out!r} is one of the input images; choose "
+                    "another file name."
+                )
+    if args.model is not None:
+        comparator = build_comparator(args.model, precision=args.precision)
+    else:
+        weights = None if args.weights.lower() == "none" else args.weights
+        comparator = build_comparator(
+            backbone=args.backbone or "vgg16",
+            weights=weights,
+            input_shape=(args.input_size[0], args.input_size[1], 3),
+            precision=args.precision,
+        )
+    result = comparator.compare(args.image1, args.image2, method=args.method)
+    figure = result.save_figure(args.out) if args.out is not None else None
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "image1": args.image1,
+                    "image2": args.image2,
+                    "similarity": result.similarity,
+                    "distance": result.distance,
+                    "same": result.same,
+                    "method": result.method,
+                    "precision": comparator.precision,
+                    "figure": figure,
+                }
+            )
+        )
+    else:
+        print(f"similarity: {result.similarity:.6f}")
+        print(f"distance:   {result.distance:.6f}")
+        if result.same is not None:
+            print(f"same:       {'yes' if result.same else 'no'}")
+        if figure is not None:
+            print(f"figure:     {figure}")
+    return 0

@@ -1,0 +1,543 @@
+"""`Comparator`: fast inference with a trained Siamese model or tower."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Iterable, Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+from siamesekit.comparator import heatmaps, rendering
+from siamesekit.comparator.precision import resolve_precision, tower_in_precision
+from siamesekit.comparator.result import ComparisonResult
+from siamesekit.data.images import load_image
+from siamesekit.errors import InvalidArgumentError, ModelFileError
+from siamesekit.layers.embedding_tower import EmbeddingTower
+from siamesekit.models.siamese_model import SiameseModel
+
+# Runs longer than this many images show a progress bar when progress="auto".
+_AUTO_PROGRESS_IMAGES = 256
+
+
+def _compile(function):
+    """Traces `function` once per input signature with the Keras backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function, reduce_retracing=True)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(function)
+    return function
+
+
+def _image_key(pixels: np.ndarray) -> bytes:
+    """Content hash: equal pixels are embedded once."""
+    return hashlib.blake2b(pixels.tobytes(), digest_size=16).digest()
+
+
+def _source_key(source):
+    if isinstance(source, (str, os.PathLike)):
+        return ("path", os.path.abspath(os.fspath(source)))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return ("bytes", hashlib.blake2b(bytes(source), digest_size=16).digest())
+    # Arrays are hashed after decoding instead.
+    return None
+
+
+def _as_image_list(images, argument: str) -> list:
+    if isinstance(images, np.ndarray):
+        if images.ndim != 4:
+            raise InvalidArgumentError(
+                f"`{argument}` must be a list of images or an array batch of shape "
+                "(n, height, width, channels); for one image pass [image]. "
+                f"Received: array of shape {images.shape}"
+            )
+        return list(images)
+    if isinstance(images, (str, os.PathLike, bytes, bytearray, memoryview)):
+        raise InvalidArgumentError(
+            f"`{argument}` must be a list of images; for one image pass [image]. "
+            f"Received: {type(images).__name__}"
+        )
+    try:
+        return list(images)
+    except TypeError:
+        raise InvalidArgumentError(
+            f"`{argument}` must be a list of images or an array batch. "
+            f"Received: {type(images).__name__}"
+        ) from None
+
+
+def _unit_rows(embeddings: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+    return embeddings / np.maximum(norms, 1e-12)
+
+
+class Comparator:
+    """Compares images with a trained Siamese model: scores and where they differ.
+
+    The comparator decodes images (`siamesekit.load_image`), resizes them to
+    the tower's input size, runs each distinct image through the network once
+    per call (batched, in a traced function rather than per-call
+    `model.predict`), and returns cosine similarity, Euclidean distance and a
+    difference heatmap. With `precision="auto"` the network runs in
+    mixed_bfloat16 on CPUs with AVX512_BF16/AMX and mixed_float16 on NVIDIA
+    GPUs, on a private copy of the tower: the model passed in and the global
+    Keras dtype policy are left as they are. Embeddings and scores are float32.
+
+    Args:
+        model_or_tower: a `siamesekit.SiameseModel` (its tower and `threshold`
+            are used), a `siamesekit.EmbeddingTower`, or any Keras layer or
+            model mapping a batch of images to embeddings (only the "pixels"
+            heatmap is available for those).
+        precision: `"auto"`, `"float32"`, `"mixed_float16"` or
+            `"mixed_bfloat16"`. Defaults to `"auto"`.
+        batch_size: int, images per forward pass. Defaults to `32`.
+        progress: `True`, `False`, or `"auto"` (a progress bar for runs of more
+            than 256 images). Defaults to `"auto"`.
+        image_shape: `(height, width, channels)` for towers that do not know
+            their input shape. Defaults to `None`.
+
+    Example:
+
+    ```python
+    comparator = siamesekit.Comparator(model)
+    result = comparator.compare("a.png", "b.png")
+    result.similarity, result.distance, result.same
+    result.save_figure("difference.png")
+    ```
+    """
+
+    def __init__(
+        self,
+        model_or_tower,
+        precision: str = "auto",
+        batch_size: int = 32,
+        progress: bool | str = "auto",
+        image_shape: tuple[int, int, int] | None = None,
+    ):
+        if isinstance(model_or_tower, SiameseModel):
+            tower = model_or_tower.tower
+            self.threshold = model_or_tower.threshold
+        elif isinstance(model_or_tower, keras.layers.Layer):
+            tower = model_or_tower
+            self.threshold = None
+        else:
+            raise InvalidArgumentError(
+                "`model_or_tower` must be a siamesekit.SiameseModel, a "
+                "siamesekit.EmbeddingTower or a Keras layer mapping images to "
+                f"embeddings. Received: {type(model_or_tower).__name__}"
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+            batch_size = -1
+        if batch_size < 1:
+            raise InvalidArgumentError(
+                f"`batch_size` must be a positive integer. Received: {batch_size!r}"
+            )
+        if progress not in (True, False, "auto"):
+            raise InvalidArgumentError(
+                "`progress` must be True, False or 'auto'. "
+                f"Received: progress={progress!r}"
+            )
+        self.batch_size = batch_size
+        self.progress = progress
+        self.image_shape = self._find_image_shape(tower, image_shape)
+        if not tower.built:
+            tower.build((None,) + self.image_shape)
+        self.model = model_or_tower
+        self.precision = resolve_precision(precision)
+        if precision == "auto" and not isinstance(tower, EmbeddingTower):
+            # Other layers cannot always be rebuilt; run them as they are.
+            self.precision = tower.dtype_policy.name
+        self.tower = tower_in_precision(tower, self.precision)
+        self._build_functions()
+
+    @classmethod
+    def from_saved(cls, path, **kwargs) -> "Comparator":
+        """Loads a `.keras` file saved from a SiameseModel or tower.
+
+        Args:
+            path: path of the `.keras` file.
+            **kwargs: passed to `Comparator` (`precision`, `batch_size`, ...).
+        """
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise ModelFileError(f"Model file not found: {path!r}")
+        try:
+            model = keras.models.load_model(path, compile=False, safe_mode=True)
+        except Exception as error:  # Keras raises many types for bad files.
+            raise ModelFileError(
+                f"Could not load the model file {path!r}: {error}. It must be a "
+                "`.keras` file saved with `model.save`."
+            ) from error
+        return cls(model, **kwargs)
+
+    @staticmethod
+    def _find_image_shape(tower, image_shape):
+        if image_shape is None:
+            image_shape = getattr(tower, "image_shape", None)
+        if image_shape is None and isinstance(tower, keras.Model):
+            try:
+                image_shape = tower.input_shape[1:]
+            except (AttributeError, ValueError):
+                image_shape = None
+        try:
+            image_shape = tuple(int(dim) for dim in image_shape)
+        except (TypeError, ValueError):
+            image_shape = None
+        if image_shape is None or len(image_shape) != 3:
+            raise InvalidArgumentError(
+                "Cannot tell the input size of this tower; pass image_shape="
+                "(height, width, channels)."
+            )
+        return image_shape
+
+    @property
+    def supports_network_heatmaps(self) -> bool:
+        return isinstance(self.tower, EmbeddingTower)
+
+    def _build_functions(self):
+        tower = self.tower
+        size = self.image_shape[:2]
+
+        def embed(images):
+            return ops.cast(tower(images, training=False), "float32")
+
+        self._embed_function = _compile(embed)
+        if not self.supports_network_heatmaps:
+            return
+        backbone = tower.backbone
+        # One model gives the stages of the "features" map and the last
+        # feature map the head embeds, so scores and heatmap share a pass.
+        extractor = keras.Model(
+            backbone.inputs,
+            [backbone.get_layer(name).output for name in tower.spec.feature_layers]
+            + [backbone.output],
+            name="feature_extractor",
+        )
+
+        def features(images, index_a, index_b):
+            outputs = extractor(tower.preprocess(images), training=False)
+            stages, last = outputs[:-1], outputs[-1]
+            embeddings = ops.cast(tower.head(last, training=False), "float32")
+            maps = heatmaps.feature_distance_map(
+                [ops.take(stage, index_a, axis=0) for stage in stages],
+                [ops.take(stage, index_b, axis=0) for stage in stages],
+                size,
+            )
+            return embeddings, maps
+
+        def attribution(images):
+            last = extractor(tower.preprocess(images), training=False)[-1]
+            embeddings = ops.cast(tower.head(last, training=False), "float32")
+            return embeddings, ops.cast(last, "float32")
+
+        self._features_function = _compile(features)
+        self._attribution_function = _compile(attribution)
+
+    # Decoding -----------------------------------------------------------
+
+    def load(self, source) -> np.ndarray:
+        """Decodes one image and resizes it to the tower's input size."""
+        height, width, channels = self.image_shape
+        return load_image(source, size=(height, width), channels=channels)
+
+    def _progress_bar(self, total: int):
+        show = self.progress
+        if show == "auto":
+            show = total > _AUTO_PROGRESS_IMAGES
+        if not show:
+            return None
+        return keras.utils.Progbar(total, unit_name="image")
+
+    # Embeddings and scores ----------------------------------------------
+
+    def _embed_batch(self, pixels: list[np.ndarray]) -> np.ndarray:
+        batch = np.stack(pixels)
+        return ops.convert_to_numpy(self._embed_function(batch))
+
+    def embed(self, images) -> np.ndarray:
+        """Embeds images: float32 array `(n, dim)`, one row per input.
+
+        Args:
+            images: a list of images (paths, encoded bytes or arrays, see
+                `siamesekit.load_image`) or an array batch
+                `(n, height, width, channels)`.
+        """
+        images = _as_image_list(images, "images")
+        embeddings = None
+        row_of_key, pending = {}, {}
+        key_of_source, keys = {}, []
+        bar = self._progress_bar(len(images))
+
+        def flush():
+            nonlocal embeddings
+            if not pending:
+                return
+            batch = self._embed_batch(list(pending.values()))
+            if embeddings is None:
+                embeddings = np.empty((len(images), batch.shape[1]), np.float32)
+            start = len(row_of_key)
+            embeddings[start : start + len(batch)] = batch
+            for offset, key in enumerate(pending):
+                row_of_key[key] = start + offset
+            pending.clear()
+
+        for index, source in enumerate(images):
+            source_key = _source_key(source)
+            key = key_of_source.get(source_key)
+            if key is None:
+                pixels = self.load(source)
+                key = _image_key(pixels)
+                if source_key is not None:
+                    key_of_source[source_key] = key
+                if key not in row_of_key and key not in pending:
+                    pending[key] = pixels
+                    if len(pending) == self.batch_size:
+                        flush()
+            keys.append(key)
+            if bar is not None:
+                bar.update(index + 1)
+        flush()
+        if embeddings is None:
+            dim = self.tower.compute_output_shape((None,) + self.image_shape)[-1]
+            return np.zeros((0, int(dim)), np.float32)
+        return embeddings[[row_of_key[key] for key in keys]]
+
+    def _scores(self, embeddings_a, embeddings_b):
+        unit_a, unit_b = _unit_rows(embeddings_a), _unit_rows(embeddings_b)
+        similarity = np.clip(np.sum(unit_a * unit_b, axis=1), -1.0, 1.0)
+        squared = np.sum(np.square(embeddings_a - embeddings_b), axis=1)
+        # The same floor as siamesekit.euclidean_distance.
+        distance = np.sqrt(np.maximum(squared, 1e-12))
+        return similarity.astype(np.float32), distance.astype(np.float32)
+
+    def _verdict(self, distance: float):
+        if self.threshold is None:
+            return None
+        return bool(distance < self.threshold)
+
+    def similarity_matrix(
+        self,
+        images_a,
+        images_b=None,
+        *,
+        chunk_size: int = 1024,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Cosine similarities between every image of `images_a` and `images_b`.
+
+        Each distinct image is embedded once. The matrix is filled
+        `chunk_size` rows at a time, so apart from the result (which may be a
+        `numpy.memmap` passed as `out`) memory stays bounded.
+
+        Args:
+            images_a: list of images or array batch, the rows.
+            images_b: list of images or array batch, the columns. Defaults to
+                `None`: `images_a` against itself.
+            chunk_size: int, rows computed at once. Defaults to `1024`.
+            out: optional float32 array `(len(images_a), len(images_b))` to
+                write into, for example a `numpy.memmap` for very large sets.
+
+        Returns:
+            A float32 array `(len(images_a), len(images_b))` in [-1, 1].
+        """
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+            chunk_size = 0
+        if chunk_size < 1:
+            raise InvalidArgumentError(
+                f"`chunk_size` must be a positive integer. Received: {chunk_size!r}"
+            )
+        if images_b is None:
+            unit_a = unit_b = _unit_rows(self.embed(images_a))
+        else:
+            images_a = _as_image_list(images_a, "images_a")
+            images_b = _as_image_list(images_b, "images_b")
+            # One call, so images present in both lists are embedded once.
+            both = self.embed(images_a + images_b)
+            unit_a = _unit_rows(both[: len(images_a)])
+            unit_b = _unit_rows(both[len(images_a) :])
+        shape = (len(unit_a), len(unit_b))
+        if out is None:
+            out = np.empty(shape, np.float32)
+        elif tuple(out.shape) != shape:
+            raise InvalidArgumentError(
+                f"`out` must have shape {shape}. Received: out.shape={out.shape}"
+            )
+        for start in range(0, shape[0], chunk_size):
+            block = unit_a[start : start + chunk_size] @ unit_b.T
+            out[start : start + chunk_size] = np.clip(block, -1.0, 1.0)
+        return out
+
+    # Pairs ----------------------------------------------------------------
+
+    def compare(self, a, b, method: str | None = "features") -> ComparisonResult:
+        """Compares two images.
+
+        Args:
+            a: image 1 (path, encoded bytes or array).
+            b: image 2.
+            method: the heatmap: `"features"` (LPIPS-style, from the same
+                forward pass as the scores), `"attribution"` (decomposition of
+                the cosine similarity), `"pixels"` (SSIM, no network), or
+                `None` for scores only. Defaults to `"features"`.
+
+        Returns:
+            A `siamesekit.ComparisonResult`.
+        """
+        return self.compare_many([(a, b)], method=method)[0]
+
+    def compare_many(
+        self, pairs: Iterable[Sequence], method: str | None = "features"
+    ) -> list[ComparisonResult]:
+        """Compares many pairs, batching the distinct images.
+
+        With `method=None` (scores only) each distinct image goes through the
+        network exactly once. With a heatmap, pairs are processed in order in
+        groups holding at most `batch_size` distinct images, and each distinct
+        image goes through the network once per group it appears in.
+
+        Args:
+            pairs: iterable of `(image_1, image_2)`.
+            method: as in `compare`. Defaults to `"features"`.
+
+        Returns:
+            A list of `siamesekit.ComparisonResult`, one per pair, in order.
+        """
+        if method is not None:
+            heatmaps.check_method(method)
+            if method != "pixels" and not self.supports_network_heatmaps:
+                raise InvalidArgumentError(
+                    f"The '{method}' map needs a siamesekit.EmbeddingTower; this "
+                    f"comparator wraps a {type(self.tower).__name__}. Use "
+                    "method='pixels' or method=None."
+                )
+        pairs = list(pairs)
+        for pair in pairs:
+            if isinstance(pair, (str, bytes, np.ndarray)) or len(pair) != 2:
+                raise InvalidArgumentError(
+                    "`pairs` must be a list of (image_1, image_2) pairs. "
+                    f"Received an item of type {type(pair).__name__}"
+                )
+        if method is None:
+            return self._compare_scores_only(pairs)
+        results = []
+        bar = self._progress_bar(2 * len(pairs))
+        for group in self._pair_groups(pairs):
+            results.extend(self._compare_group(group, method))
+            if bar is not None:
+                bar.add(2 * len(group))
+        return results
+
+    def _compare_scores_only(self, pairs):
+        firsts = [pair[0] for pair in pairs]
+        seconds = [pair[1] for pair in pairs]
+        embeddings = self.embed(firsts + seconds)
+        similarity, distance = self._scores(
+            embeddings[: len(pairs)], embeddings[len(pairs) :]
+        )
+        return [
+            ComparisonResult(
+                similarity=float(similarity[i]),
+                distance=float(distance[i]),
+                same=self._verdict(float(distance[i])),
+                method=None,
+                heatmap=None,
+                heatmap_range=None,
+                image_a=None,
+                image_b=None,
+            )
+            for i in range(len(pairs))
+        ]
+
+    def _pair_groups(self, pairs):
+        """Yields runs of decoded pairs with at most `batch_size` distinct images."""
+        group, keys = [], {}
+        decoded = {}
+        for first, second in pairs:
+            pair = []
+            for source in (first, second):
+                source_key = _source_key(source)
+                if source_key is not None and source_key in decoded:
+                    pair.append(decoded[source_key])
+                    continue
+                pixels = self.load(source)
+                item = (_image_key(pixels), pixels)
+                if source_key is not None:
+                    decoded[source_key] = item
+                pair.append(item)
+            new_keys = {key for key, _ in pair if key not in keys}
+            if group and len(keys) + len(new_keys) > max(self.batch_size, 2):
+                yield group
+                group, keys = [], {}
+                decoded.clear()
+            for key, pixels in pair:
+                keys.setdefault(key, pixels)
+            group.append(pair)
+        if group:
+            yield group
+
+    def _compare_group(self, group, method):
+        distinct, row_of_key = [], {}
+        for pair in group:
+            for key, pixels in pair:
+                if key not in row_of_key:
+                    row_of_key[key] = len(distinct)
+                    distinct.append(pixels)
+        batch = np.stack(distinct)
+        index_a = np.array([row_of_key[pair[0][0]] for pair in group], np.int32)
+        index_b = np.array([row_of_key[pair[1][0]] for pair in group], np.int32)
+        if method == "features":
+            embeddings, maps = self._features_function(batch, index_a, index_b)
+            maps = ops.convert_to_numpy(maps)
+        elif method == "attribution":
+            embeddings, last = self._attribution_function(batch)
+            last = ops.convert_to_numpy(last)
+        else:
+            embeddings = self._embed_function(batch)
+        embeddings = ops.convert_to_numpy(embeddings)
+        similarity, distance = self._scores(embeddings[index_a], embeddings[index_b])
+        size = self.image_shape[:2]
+        results = []
+        for i, pair in enumerate(group):
+            image_a, image_b = pair[0][1], pair[1][1]
+            if method == "features":
+                heatmap = maps[i]
+            elif method == "attribution":
+                grid_a, grid_b = heatmaps.attribution_maps(
+                    last[index_a[i]],
+                    last[index_b[i]],
+                    embeddings[index_a[i]],
+                    embeddings[index_b[i]],
+                    self.tower,
+                )
+                # Both images share one frame; the mean of the two maps also
+                # sums to the similarity.
+                heatmap = heatmaps.upsample_preserving_sum((grid_a + grid_b) / 2, size)
+            else:
+                heatmap = heatmaps.pixel_difference_map(image_a, image_b)
+            results.append(
+                ComparisonResult(
+                    similarity=float(similarity[i]),
+                    distance=float(distance[i]),
+                    same=self._verdict(float(distance[i])),
+                    method=method,
+                    heatmap=np.asarray(heatmap, np.float32),
+                    heatmap_range=rendering.display_range(method, size),
+                    image_a=image_a,
+                    image_b=image_b,
+                )
+            )
+        return results
+
+    def __repr__(self) -> str:
+        return (
+            f"Comparator(tower={type(self.tower).__name__}, "
+            f"image_shape={self.image_shape}, precision={self.precision!r}, "
+            f"batch_size={self.batch_size})"
+        )
