@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import keras
 
+from siamesekit.dtype_policy import dtype_policy_scope
 from siamesekit.errors import InvalidArgumentError
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -66,23 +65,6 @@ def resolve_precision(precision: str) -> str:
     if cpu_has_fast_bfloat16():
         return "mixed_bfloat16"
     return "float32"
-
-
-@contextlib.contextmanager
-def dtype_policy_scope(policy: str):
-    """Sets the Keras dtype policy inside the block, restoring it afterwards.
-
-    Layers that a tower creates in its constructor without an explicit `dtype`
-    (such as a `keras.applications` backbone) take the global policy, so a
-    copy of a tower in another precision is built inside this scope. Keras
-    keeps the policy per thread, and the previous one is always restored.
-    """
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 def tower_in_precision(tower, policy: str):

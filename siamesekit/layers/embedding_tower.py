@@ -5,6 +5,7 @@ import os
 import keras
 from keras import ops
 
+from siamesekit.dtype_policy import dtype_policy_scope
 from siamesekit.errors import InvalidArgumentError, WeightsUnavailableError
 from siamesekit.layers.backbones import get_backbone_spec, keras_cache_dir
 
@@ -211,7 +212,9 @@ class EmbeddingTower(keras.layers.Layer):
         # Grey images are fed to RGB backbones by repeating the channel.
         self.backbone_channels = spec.channels or input_shape[-1]
         backbone_shape = input_shape[:2] + (self.backbone_channels,)
-        self.backbone = _build_backbone(spec, backbone_shape, weights)
+        # The backbone's layers take the global policy; build them in ours.
+        with dtype_policy_scope(self.dtype_policy):
+            self.backbone = _build_backbone(spec, backbone_shape, weights)
         _set_trainable_layers(self.backbone, trainable_backbone_layers)
 
         if pooling == "flatten":

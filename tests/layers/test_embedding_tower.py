@@ -34,6 +34,23 @@ def test_embedding_is_float32_under_mixed_precision(rng):
     assert keras.backend.standardize_dtype(embeddings.dtype) == "float32"
 
 
+@pytest.mark.parametrize(
+    "global_policy, tower_policy",
+    [("float32", "mixed_bfloat16"), ("mixed_float16", "float32")],
+)
+def test_backbone_follows_the_tower_dtype_not_the_global_one(
+    global_policy, tower_policy
+):
+    keras.config.set_dtype_policy(global_policy)
+    tower = siamesekit.EmbeddingTower(
+        input_shape=(32, 32, 3), weights=None, dtype=tower_policy
+    )
+    assert {layer.dtype_policy.name for layer in tower.backbone.layers} == {
+        tower_policy
+    }
+    assert keras.config.dtype_policy().name == global_policy
+
+
 def test_normalize_gives_unit_vectors(rng):
     embeddings = small_tower(normalize=True)(images(rng, 4))
     norms = np.linalg.norm(keras.ops.convert_to_numpy(embeddings), axis=-1)
