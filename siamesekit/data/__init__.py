@@ -1,5 +1,25 @@
 """Reading images and building datasets of pairs."""
 
+from siamesekit.data.augmentation import Augmentation
+from siamesekit.data.identity_batches import identity_batch_dataset
+from siamesekit.data.image_folder import (
+    LabelledImages,
+    list_image_folder,
+    load_image_folder,
+)
 from siamesekit.data.images import load_image
+from siamesekit.data.pairs import pair_dataset, pair_dataset_from_directory
+from siamesekit.data.splits import IdentitySplit, split_by_identity
 
-__all__ = ["load_image"]
+__all__ = [
+    "Augmentation",
+    "IdentitySplit",
+    "LabelledImages",
+    "identity_batch_dataset",
+    "list_image_folder",
+    "load_image",
+    "load_image_folder",
+    "pair_dataset",
+    "pair_dataset_from_directory",
+    "split_by_identity",
+]

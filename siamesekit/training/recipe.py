@@ -1,0 +1,154 @@
+"""One tested recipe for training a verification model on labelled images."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import keras
+
+from siamesekit.data.augmentation import Augmentation
+from siamesekit.data.identities import check_images, group_identities
+from siamesekit.data.identity_batches import identity_batch_dataset
+from siamesekit.errors import DatasetError, InvalidArgumentError
+from siamesekit.layers.embedding_tower import EmbeddingTower
+from siamesekit.models.siamese_model import SiameseModel
+from siamesekit.training.callbacks import StopOnNaN
+from siamesekit.training.in_batch_pair_model import InBatchPairModel
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """Settings of `train_verification_model`; the defaults are the tuned ones.
+
+    Attributes:
+        epochs: passes over the training images. Defaults to `60`.
+        identities_per_batch: P identities per batch (fewer if the data has
+            fewer). Defaults to `16`.
+        images_per_identity: K images of each. Defaults to `4`.
+        learning_rate: peak Adam learning rate, decayed to 0 on a cosine.
+            Defaults to `2e-3`.
+        margin: contrastive margin on unit-length embeddings. Defaults to
+            `0.8`.
+        backbone: tower backbone. Defaults to `"small_cnn"`.
+        weights: backbone weights. Defaults to `None`.
+        pooling: tower pooling. Defaults to `"flatten"`.
+        dense_units: tower hidden width. Defaults to `256`.
+        embedding_dim: embedding size. Defaults to `128`.
+        augment: the `Augmentation`, or `None`. Defaults to
+            `Augmentation()`.
+        seed: seed of the batches and the initial weights. Defaults to `0`.
+    """
+
+    epochs: int = 60
+    identities_per_batch: int = 16
+    images_per_identity: int = 4
+    learning_rate: float = 2e-3
+    margin: float = 0.8
+    backbone: str = "small_cnn"
+    weights: object = None
+    pooling: str = "flatten"
+    dense_units: int = 256
+    embedding_dim: int = 128
+    augment: Augmentation | None = Augmentation()
+    seed: int = 0
+
+
+def train_verification_model(
+    images,
+    labels,
+    *,
+    config: TrainingConfig = TrainingConfig(),
+    validation: tuple | None = None,
+    backup_dir: str | os.PathLike | None = None,
+    callbacks: list | None = None,
+    verbose: str | int = "auto",
+) -> tuple[SiameseModel, keras.callbacks.History]:
+    """Trains a `SiameseModel` on labelled images with in-batch pairs.
+
+    The tower (L2-normalized embeddings) is trained by an
+    `InBatchPairModel` on P x K batches with augmentation and a cosine
+    learning-rate schedule; the result is a `SiameseModel` on that tower.
+
+    Args:
+        images: array `(num_images, height, width, channels)`, 0-255.
+        labels: one identity label per image.
+        config: a `TrainingConfig`. Defaults to `TrainingConfig()`.
+        validation: optional `(images, labels)` of other identities,
+            evaluated on P x K batches after each epoch (`val_auc`, ...).
+        backup_dir: folder for `keras.callbacks.BackupAndRestore`: an
+            interrupted run started again with the same folder resumes from
+            its last finished epoch. Defaults to `None` (no backup).
+        callbacks: more Keras callbacks. Defaults to `None`.
+        verbose: Keras `fit` verbosity. Defaults to `"auto"`.
+
+    Returns:
+        `(model, history)`: a compiled `SiameseModel` and the Keras history.
+    """
+    images = check_images(images)
+    identities = group_identities(labels, num_images=len(images))
+    if isinstance(config.epochs, bool) or not isinstance(config.epochs, int):
+        raise InvalidArgumentError(
+            f"`epochs` must be a positive integer. Received: epochs={config.epochs!r}"
+        )
+    if config.epochs < 1:
+        raise InvalidArgumentError(
+            f"`epochs` must be a positive integer. Received: epochs={config.epochs!r}"
+        )
+    per_batch = min(config.identities_per_batch, identities.num_identities)
+    keras.utils.set_random_seed(config.seed)
+    batches = identity_batch_dataset(
+        images,
+        labels,
+        identities_per_batch=per_batch,
+        images_per_identity=config.images_per_identity,
+        augment=config.augment,
+        seed=config.seed,
+    )
+    validation_batches = None
+    if validation is not None:
+        validation_images, validation_labels = validation
+        validation_identities = group_identities(
+            validation_labels, num_images=len(validation_images)
+        )
+        if validation_identities.num_identities < 2:
+            raise DatasetError(
+                "Validation needs at least two identities; got "
+                f"{validation_identities.num_identities}."
+            )
+        validation_batches = identity_batch_dataset(
+            validation_images,
+            validation_labels,
+            identities_per_batch=min(per_batch, validation_identities.num_identities),
+            images_per_identity=config.images_per_identity,
+            seed=config.seed + 1,
+        )
+    tower = EmbeddingTower(
+        backbone=config.backbone,
+        input_shape=images.shape[1:],
+        weights=config.weights,
+        pooling=config.pooling,
+        dense_units=config.dense_units,
+        embedding_dim=config.embedding_dim,
+        normalize=True,
+    )
+    trainer = InBatchPairModel(tower, margin=config.margin)
+    # BackupAndRestore needs built weights to restore into.
+    trainer.build((None,) + tuple(images.shape[1:]))
+    steps = config.epochs * int(batches.cardinality())
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
+    trainer.compile(optimizer=keras.optimizers.Adam(schedule))
+    all_callbacks = [StopOnNaN()]
+    if backup_dir is not None:
+        all_callbacks.append(keras.callbacks.BackupAndRestore(os.fspath(backup_dir)))
+    all_callbacks += list(callbacks or [])
+    history = trainer.fit(
+        batches,
+        epochs=config.epochs,
+        validation_data=validation_batches,
+        callbacks=all_callbacks,
+        verbose=verbose,
+        # The batches are already drawn at random.
+        shuffle=False,
+    )
+    return trainer.siamese_model(), history
