@@ -16,7 +16,7 @@ import sys
 from siamesekit.version import __version__
 
 # Each helper module registers itself here by name.
-COMMANDS: tuple[str, ...] = ("compare",)
+COMMANDS: tuple[str, ...] = ("compare", "train", "evaluate", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

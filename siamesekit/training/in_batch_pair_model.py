@@ -157,6 +157,10 @@ class InBatchPairModel(keras.Model):
             batch_shape = (None,) + tuple(image_shape)
             model.build((batch_shape, batch_shape))
         model.compile(optimizer="adam", loss=ContrastiveLoss(margin=self.margin))
+        if model.built:
+            # A saved file then holds a complete optimizer, which loads
+            # without a "skipping variable loading" warning.
+            model.optimizer.build(model.trainable_variables)
         return model
 
     def get_config(self):

@@ -1,0 +1,133 @@
+"""`siamesekit train DATA_DIR --out model.keras`: train a verification model."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from siamesekit.errors import DatasetError
+
+_DESCRIPTION = """\
+Train a Siamese verification model on a folder with one subfolder of images
+per identity (person, object, ...). Some identities are held out for
+validation: the model never trains on them, they give the ROC AUC and equal
+error rate printed at the end and the decision threshold stored in the model.
+An interrupted run (Ctrl-C, killed process) resumes from its last finished
+epoch when the same command is run again (the backup lives in
+OUT.backup/ until training ends). An existing --out file is never replaced
+without --overwrite."""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a verification model on a folder of identity subfolders",
+        description=_DESCRIPTION,
+    )
+    parser.add_argument("data_dir", help="folder with one subfolder per identity")
+    parser.add_argument("--out", required=True, help="model file to write (.keras)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace --out if it exists"
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        metavar=("HEIGHT", "WIDTH"),
+        default=(56, 46),
+        help="images are resized to this size (default: 56 46)",
+    )
+    parser.add_argument(
+        "--channels",
+        type=int,
+        choices=(1, 3),
+        default=1,
+        help="1 for grey, 3 for RGB (default: 1)",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=60, help="passes over the images (default: 60)"
+    )
+    parser.add_argument(
+        "--validation",
+        type=float,
+        default=0.2,
+        help="fraction of identities held out for validation (default: 0.2)",
+    )
+    parser.add_argument(
+        "--no-flip",
+        action="store_true",
+        help="no left-right flips in augmentation (for text, digits, ...)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--backup-dir",
+        help="folder for the resumable backup (default: OUT.backup next to --out)",
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from siamesekit.commands.model_files import check_output_path, save_model_file
+    from siamesekit.data.augmentation import Augmentation
+    from siamesekit.data.image_folder import load_image_folder
+    from siamesekit.data.splits import split_by_identity
+    from siamesekit.evaluation.metrics import evaluate_verification
+    from siamesekit.training.recipe import TrainingConfig, train_verification_model
+
+    out = check_output_path(args.out, overwrite=args.overwrite)
+    started = time.perf_counter()
+    folder = load_image_folder(
+        args.data_dir, size=tuple(args.size), channels=args.channels
+    )
+    print(
+        f"Read {len(folder.images)} images of {len(set(folder.labels))} identities "
+        f"from {args.data_dir}"
+        + (
+            f" ({len(folder.skipped)} unreadable files skipped)"
+            if folder.skipped
+            else ""
+        )
+    )
+    split = split_by_identity(folder.labels, test=0, validation=args.validation)
+    if len(split.validation) == 0:
+        raise DatasetError(
+            f"--validation {args.validation} holds out no identity; use a larger "
+            "fraction so that the threshold and the reported scores come from "
+            "identities the model did not train on."
+        )
+    train_images, train_labels = folder.images[split.train], folder.labels[split.train]
+    valid_images = folder.images[split.validation]
+    valid_labels = folder.labels[split.validation]
+    print(
+        f"Training on {len(set(train_labels))} identities, validating on "
+        f"{len(set(valid_labels))} others."
+    )
+    config = dataclasses.replace(
+        TrainingConfig(),
+        epochs=args.epochs,
+        augment=Augmentation(flip=not args.no_flip),
+        seed=args.seed,
+    )
+    backup_dir = args.backup_dir or out + ".backup"
+    if os.path.isdir(backup_dir):
+        print(f"Resuming from the backup in {backup_dir}")
+    model, _ = train_verification_model(
+        train_images,
+        train_labels,
+        config=config,
+        validation=(valid_images, valid_labels),
+        backup_dir=backup_dir,
+    )
+    # Without test-time flips: the stored threshold must match what
+    # SiameseModel and Comparator compute on a single image pair.
+    result = evaluate_verification(model, valid_images, valid_labels)
+    model.threshold = result.threshold
+    save_model_file(model, out, overwrite=args.overwrite)
+    minutes = (time.perf_counter() - started) / 60
+    print(f"Validation identities: {result.summary()}")
+    print(f"Saved {out} (threshold {result.threshold:.4f}) after {minutes:.1f} min")
+    return 0

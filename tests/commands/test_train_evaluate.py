@@ -1,0 +1,80 @@
+import cv2
+import keras
+import numpy as np
+import pytest
+
+from siamesekit import cli
+
+
+@pytest.fixture
+def faces(tmp_path):
+    """4 identities x 4 images; each identity has its own bright square."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "faces"
+    for identity in range(4):
+        (root / f"p{identity}").mkdir(parents=True)
+        for index in range(4):
+            pixels = rng.integers(0, 60, (16, 16), dtype=np.uint8)
+            row, column = divmod(identity, 2)
+            pixels[row * 8 : row * 8 + 8, column * 8 : column * 8 + 8] += 150
+            cv2.imwrite(str(root / f"p{identity}" / f"{index}.png"), pixels)
+    return root
+
+
+def test_train_then_evaluate(faces, tmp_path, capsys):
+    model_path = tmp_path / "m.keras"
+    status = cli.main(
+        [
+            "train",
+            str(faces),
+            "--out",
+            str(model_path),
+            "--size",
+            "16",
+            "16",
+            "--epochs",
+            "2",
+            "--validation",
+            "0.5",
+        ]
+    )
+    output = capsys.readouterr().out
+    assert status == 0, output
+    assert "Read 16 images of 4 identities" in output
+    assert "Training on 2 identities, validating on 2 others." in output
+    assert "Validation identities: ROC AUC" in output
+    model = keras.models.load_model(model_path, safe_mode=True)
+    assert model.tower.image_shape == (16, 16, 1)
+    assert model.threshold > 0
+    assert not (tmp_path / "m.keras.backup").exists()
+
+    plots = tmp_path / "plots"
+    status = cli.main(["evaluate", str(model_path), str(faces), "--plots", str(plots)])
+    output = capsys.readouterr().out
+    assert status == 0
+    # All pairs of 16 images: 120, of which 4 identities x 6 are the same.
+    assert "on 120 pairs (24 same identity)" in output
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "distances.png",
+        "pairs.png",
+        "roc.png",
+    ]
+
+
+def test_train_never_overwrites_a_model_unless_asked(faces, tmp_path, capsys):
+    model_path = tmp_path / "m.keras"
+    model_path.write_bytes(b"the user's precious model")
+    status = cli.main(["train", str(faces), "--out", str(model_path)])
+    error = capsys.readouterr().err
+    assert status == 2
+    assert "already exists; pass --overwrite" in error
+    assert model_path.read_bytes() == b"the user's precious model"
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
+    assert cli.main(["train", str(tmp_path / "none"), "--out", "x.keras"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["train", str(tmp_path), "--out", "model.h5"]) == 2
+    assert "must end in `.keras`" in capsys.readouterr().err
+    assert cli.main(["evaluate", str(tmp_path / "m.keras"), str(tmp_path)]) == 2
+    assert "Model file not found" in capsys.readouterr().err
