@@ -20,6 +20,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import cv2  # noqa: E402
+import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
@@ -72,7 +73,12 @@ def balanced_pairs(images, labels, count, rng):
 
 def all_pairs_auc(model, images, labels):
     """ROC AUC of -distance over every pair of `images`."""
-    embeddings = model.tower.predict(images, batch_size=256, verbose=0)
+    embeddings = np.concatenate(
+        [
+            keras.ops.convert_to_numpy(model.embed(images[start : start + 256]))
+            for start in range(0, len(images), 256)
+        ]
+    )
     first, second = np.triu_indices(len(images), k=1)
     distances = np.linalg.norm(embeddings[first] - embeddings[second], axis=1)
     same = labels[first] == labels[second]
@@ -85,7 +91,8 @@ def main():
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--directory", default=None, help="keras-tuner folder")
-    parser.add_argument("--seed", type=int, default=0)
+    # keras-tuner treats seed=0 as "no seed", so the default is 1.
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
     images, labels = load_coil20(args.data)
