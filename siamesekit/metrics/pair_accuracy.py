@@ -39,8 +39,6 @@ class PairAccuracy(keras.metrics.MeanMetricWrapper):
     def __init__(self, threshold=0.5, name="pair_accuracy", dtype=None):
         super().__init__(pair_accuracy, name=name, dtype=dtype, threshold=threshold)
         self.threshold = threshold
-        # Higher is better; keras-tuner reads this to pick the direction.
-        self._direction = "up"
 
     def get_config(self):
         return {"threshold": self.threshold, "name": self.name, "dtype": self.dtype}
