@@ -1,6 +1,6 @@
 """siamesekit: Siamese neural networks for image comparison, the Keras 3 way."""
 
-from siamesekit import errors, losses, metrics, tuning
+from siamesekit import data, errors, evaluation, losses, metrics, training, tuning
 from siamesekit.comparator import Comparator, ComparisonResult
 from siamesekit.compare import compare_images
 from siamesekit.data import load_image
@@ -25,10 +25,13 @@ __all__ = [
     "contrastive_loss",
     "cosine_similarity",
     "create_siamese_model",
+    "data",
     "errors",
+    "evaluation",
     "euclidean_distance",
     "load_image",
     "losses",
     "metrics",
+    "training",
     "tuning",
 ]

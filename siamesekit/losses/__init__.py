@@ -1,3 +1,7 @@
+from siamesekit.losses.batch_hard_triplet import (
+    BatchHardTripletLoss,
+    batch_hard_triplet_loss,
+)
 from siamesekit.losses.contrastive import ContrastiveLoss, contrastive_loss
 from siamesekit.losses.in_batch_contrastive import (
     InBatchContrastiveLoss,
@@ -5,8 +9,10 @@ from siamesekit.losses.in_batch_contrastive import (
 )
 
 __all__ = [
+    "BatchHardTripletLoss",
     "ContrastiveLoss",
     "InBatchContrastiveLoss",
+    "batch_hard_triplet_loss",
     "contrastive_loss",
     "in_batch_contrastive_loss",
 ]

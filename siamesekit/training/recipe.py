@@ -12,6 +12,8 @@ from siamesekit.data.identities import check_images, group_identities
 from siamesekit.data.identity_batches import identity_batch_dataset
 from siamesekit.errors import DatasetError, InvalidArgumentError
 from siamesekit.layers.embedding_tower import EmbeddingTower
+from siamesekit.losses.batch_hard_triplet import BatchHardTripletLoss
+from siamesekit.losses.in_batch_contrastive import InBatchContrastiveLoss
 from siamesekit.models.siamese_model import SiameseModel
 from siamesekit.training.callbacks import StopOnNaN
 from siamesekit.training.in_batch_pair_model import InBatchPairModel
@@ -28,13 +30,20 @@ class TrainingConfig:
         images_per_identity: K images of each. Defaults to `4`.
         learning_rate: peak Adam learning rate, decayed to 0 on a cosine.
             Defaults to `2e-3`.
-        margin: contrastive margin on unit-length embeddings. Defaults to
-            `0.8`.
+        loss: `"triplet"` (`BatchHardTripletLoss`) or `"contrastive"`
+            (`InBatchContrastiveLoss`, all pairs of the batch). Defaults to
+            `"triplet"`.
+        margin: loss margin on unit-length embeddings. Defaults to `None`:
+            `0.3` for the triplet loss, `0.8` for the contrastive loss.
         backbone: tower backbone. Defaults to `"small_cnn"`.
         weights: backbone weights. Defaults to `None`.
         pooling: tower pooling. Defaults to `"flatten"`.
         dense_units: tower hidden width. Defaults to `256`.
         embedding_dim: embedding size. Defaults to `128`.
+        dropout: tower dropout before the embedding layer. Defaults to
+            `0.0`.
+        weight_decay: decoupled weight decay (AdamW) when positive.
+            Defaults to `0.0` (Adam).
         augment: the `Augmentation`, or `None`. Defaults to
             `Augmentation()`.
         seed: seed of the batches and the initial weights. Defaults to `0`.
@@ -44,12 +53,15 @@ class TrainingConfig:
     identities_per_batch: int = 16
     images_per_identity: int = 4
     learning_rate: float = 2e-3
-    margin: float = 0.8
+    loss: str = "triplet"
+    margin: float | None = None
     backbone: str = "small_cnn"
     weights: object = None
     pooling: str = "flatten"
     dense_units: int = 256
     embedding_dim: int = 128
+    dropout: float = 0.0
+    weight_decay: float = 0.0
     augment: Augmentation | None = Augmentation()
     seed: int = 0
 
@@ -67,8 +79,11 @@ def train_verification_model(
     """Trains a `SiameseModel` on labelled images with in-batch pairs.
 
     The tower (L2-normalized embeddings) is trained by an
-    `InBatchPairModel` on P x K batches with augmentation and a cosine
-    learning-rate schedule; the result is a `SiameseModel` on that tower.
+    `InBatchPairModel` on P x K batches (batch-hard triplet or all-pairs
+    contrastive loss) with augmentation and a cosine learning-rate
+    schedule; the result is a `SiameseModel` on that tower. Its `threshold`
+    is provisional: set it from `evaluate_verification` on held-out
+    identities.
 
     Args:
         images: array `(num_images, height, width, channels)`, 0-255.
@@ -130,14 +145,33 @@ def train_verification_model(
         pooling=config.pooling,
         dense_units=config.dense_units,
         embedding_dim=config.embedding_dim,
+        dropout=config.dropout,
         normalize=True,
     )
-    trainer = InBatchPairModel(tower, margin=config.margin)
+    if config.loss == "triplet":
+        margin = 0.3 if config.margin is None else config.margin
+        loss = BatchHardTripletLoss(margin)
+        # Only for the `pair_accuracy` shown during training: the triplet
+        # loss sets no absolute scale; the final threshold is measured.
+        threshold = 1.0
+    elif config.loss == "contrastive":
+        margin = 0.8 if config.margin is None else config.margin
+        loss = InBatchContrastiveLoss(margin)
+        threshold = None
+    else:
+        raise InvalidArgumentError(
+            f"`loss` must be 'triplet' or 'contrastive'. Received: loss={config.loss!r}"
+        )
+    trainer = InBatchPairModel(tower, margin=margin, threshold=threshold)
     # BackupAndRestore needs built weights to restore into.
     trainer.build((None,) + tuple(images.shape[1:]))
     steps = config.epochs * int(batches.cardinality())
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
-    trainer.compile(optimizer=keras.optimizers.Adam(schedule))
+    if config.weight_decay > 0:
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(schedule)
+    trainer.compile(optimizer=optimizer, loss=loss)
     all_callbacks = [StopOnNaN()]
     if backup_dir is not None:
         all_callbacks.append(keras.callbacks.BackupAndRestore(os.fspath(backup_dir)))

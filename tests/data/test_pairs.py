@@ -90,7 +90,14 @@ def test_no_flip_augmentation_never_mirrors():
     image = np.zeros((8, 8, 1), np.float32)
     image[:, 4:] = 200.0
     images = np.stack([image] * 4)
-    augment = Augmentation(flip=False, max_shift=0.0, brightness=0.0, contrast=0.0)
+    augment = Augmentation(
+        flip=False,
+        max_rotation=0.0,
+        max_zoom=0.0,
+        max_shift=0.0,
+        brightness=0.0,
+        contrast=0.0,
+    )
     first, _, _ = collect(
         pair_dataset(images, [0, 0, 1, 1], pairs_per_epoch=20, augment=augment, seed=0)
     )
@@ -130,3 +137,28 @@ def test_bad_arguments_raise():
         pair_dataset(images, labels, augment="strong")
     with pytest.raises(InvalidArgumentError, match="max_shift"):
         Augmentation(max_shift=0.7)
+
+
+def test_rotation_turns_a_bar_but_leaves_a_centred_disc():
+    import tensorflow as tf
+
+    rotate = Augmentation(
+        flip=False,
+        max_rotation=45.0,
+        max_zoom=0.0,
+        max_shift=0.0,
+        brightness=0.0,
+        contrast=0.0,
+    )
+    rows, columns = np.mgrid[:33, :33] - 16.0
+    # Smooth shapes, so that resampling itself changes little.
+    disc = 200.0 * np.exp(-(rows**2 + columns**2) / 50.0)[..., None]
+    bar = 200.0 * np.exp(-(columns**2) / 8.0)[..., None]
+    seed = tf.constant([3, 4], tf.int64)
+    turned_disc = rotate(tf.constant(disc, tf.float32), seed).numpy()
+    turned_bar = rotate(tf.constant(bar, tf.float32), seed).numpy()
+    disc_change = np.abs(turned_disc - disc).mean()
+    bar_change = np.abs(turned_bar - bar).mean()
+    # A centred blob is the same at any angle; the bar leaves its columns.
+    assert disc_change < 1.0
+    assert bar_change > 5 * disc_change
