@@ -116,7 +116,12 @@ def test_fit_on_dataset_with_validation_and_callbacks(rng):
         on_epoch_end=lambda epoch, logs: epochs_seen.append(sorted(logs))
     )
     history = model.fit(
-        dataset, validation_data=dataset, epochs=2, callbacks=[callback], verbose=0
+        dataset,
+        validation_data=dataset,
+        epochs=2,
+        callbacks=[callback],
+        shuffle=False,
+        verbose=0,
     )
     names = ["auc", "loss", "negative_distance", "pair_accuracy", "positive_distance"]
     assert epochs_seen[-1] == sorted(names + [f"val_{name}" for name in names])
