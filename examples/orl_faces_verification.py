@@ -8,7 +8,7 @@ without test-time flip averaging, and writes the plots and the model.
 
 Usage:
     python examples/orl_faces_verification.py [--data ../shared/data/orl_faces]
-        [--epochs 100] [--out orl_output]
+        [--epochs 60] [--out orl_output]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ IMAGE_SIZE = (32, 28)
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
-    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="orl_output")
     parser.add_argument("--overwrite", action="store_true")

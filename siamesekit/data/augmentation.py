@@ -66,83 +66,77 @@ class Augmentation:
                     f"`{name}` must be in [0, {upper}). Received: {name}={value!r}"
                 )
 
-    def __call__(self, image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        """Augments one float32 image `(height, width, channels)`.
+    def __call__(self, images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """Augments a batch of float32 images `(batch, height, width, channels)`.
+
+        Flip, rotation, zoom and shift are one geometric transform per image,
+        applied to the whole batch in a single resampling op (borders filled
+        by reflection); brightness and contrast are drawn per image too.
 
         Args:
-            image: float32 tensor with values in [0, 255].
+            images: float32 tensor with values in [0, 255].
             seed: int tensor of shape `(2,)`, the stateless random seed.
 
         Returns:
-            The augmented image, same shape, values in [0, 255].
+            The augmented images, same shape, values in [0, 255].
         """
-        seeds = tf.random.experimental.stateless_split(seed, num=5)
-        if self.flip:
-            image = tf.image.stateless_random_flip_left_right(image, seeds[0])
-        if self.max_rotation > 0 or self.max_zoom > 0:
-            image = _random_rotate_zoom(
-                image, self.max_rotation, self.max_zoom, seeds[4]
+        images = tf.convert_to_tensor(images, tf.float32)
+        seeds = tf.unstack(tf.random.experimental.stateless_split(seed, num=7))
+        batch = tf.shape(images)[0]
+        height = tf.cast(tf.shape(images)[1], tf.float32)
+        width = tf.cast(tf.shape(images)[2], tf.float32)
+
+        def uniform(seed, low, high):
+            return tf.random.stateless_uniform([batch], seed, low, high)
+
+        if self.flip or self.max_rotation or self.max_zoom or self.max_shift:
+            radians = self.max_rotation * math.pi / 180.0
+            angle = uniform(seeds[0], -radians, radians)
+            scale = uniform(seeds[1], 1.0 - self.max_zoom, 1.0 + self.max_zoom)
+            shift_x = uniform(seeds[2], -1.0, 1.0) * self.max_shift * width
+            shift_y = uniform(seeds[3], -1.0, 1.0) * self.max_shift * height
+            mirror = tf.ones([batch])
+            if self.flip:
+                mirror = tf.where(uniform(seeds[4], 0.0, 1.0) < 0.5, -1.0, 1.0)
+            images = _transform(
+                images, angle, scale, shift_x, shift_y, mirror, height, width
             )
-        if self.max_shift > 0:
-            image = _random_shift(image, self.max_shift, seeds[1])
         if self.brightness > 0:
-            image = tf.image.stateless_random_brightness(
-                image, self.brightness * 255.0, seeds[2]
-            )
+            delta = uniform(seeds[5], -self.brightness, self.brightness) * 255.0
+            images = images + delta[:, None, None, None]
         if self.contrast > 0:
-            image = tf.image.stateless_random_contrast(
-                image, 1.0 - self.contrast, 1.0 + self.contrast, seeds[3]
-            )
-        return tf.clip_by_value(image, 0.0, 255.0)
+            factor = uniform(seeds[6], 1.0 - self.contrast, 1.0 + self.contrast)
+            mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
+            images = (images - mean) * factor[:, None, None, None] + mean
+        return tf.clip_by_value(images, 0.0, 255.0)
 
 
-def _random_rotate_zoom(image, max_rotation, max_zoom, seed):
-    """Rotates and scales around the centre; borders are filled by reflection."""
-    seeds = tf.random.experimental.stateless_split(seed, num=2)
-    radians = max_rotation * math.pi / 180.0
-    angle = tf.random.stateless_uniform([], seeds[0], -radians, radians)
-    scale = tf.random.stateless_uniform([], seeds[1], 1.0 - max_zoom, 1.0 + max_zoom)
-    shape = tf.shape(image)
-    center_y = (tf.cast(shape[0], tf.float32) - 1.0) / 2.0
-    center_x = (tf.cast(shape[1], tf.float32) - 1.0) / 2.0
-    # The transform maps output pixel coordinates to input coordinates.
+def _transform(images, angle, scale, shift_x, shift_y, mirror, height, width):
+    """Mirrors (where `mirror` is -1), rotates, scales and shifts each image.
+
+    ImageProjectiveTransformV3 maps each output pixel `p` to the input point
+    `A (p - c - t) + c` (rotation and scale `A` around the centre `c`, shift
+    `t`), mirrored as `x -> width - 1 - x` where asked.
+    """
+    center_x, center_y = (width - 1.0) / 2.0, (height - 1.0) / 2.0
     cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-    transform = tf.stack(
-        [
-            cos,
-            -sin,
-            center_x - cos * center_x + sin * center_y,
-            sin,
-            cos,
-            center_y - sin * center_x - cos * center_y,
-            0.0,
-            0.0,
-        ]
+    a0, a1, b0, b1 = cos, -sin, sin, cos
+    a2 = center_x - (a0 * (center_x + shift_x) + a1 * (center_y + shift_y))
+    b2 = center_y - (b0 * (center_x + shift_x) + b1 * (center_y + shift_y))
+    offset = (1.0 - mirror) / 2.0 * (width - 1.0)
+    zeros = tf.zeros_like(angle)
+    transforms = tf.stack(
+        [mirror * a0, mirror * a1, mirror * a2 + offset, b0, b1, b2, zeros, zeros],
+        axis=1,
     )
-    transformed = tf.raw_ops.ImageProjectiveTransformV3(
-        images=image[tf.newaxis],
-        transforms=transform[tf.newaxis],
-        output_shape=shape[:2],
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images,
+        transforms=transforms,
+        output_shape=tf.shape(images)[1:3],
         fill_value=0.0,
         interpolation="BILINEAR",
         fill_mode="REFLECT",
     )
-    return transformed[0]
-
-
-def _random_shift(image, max_shift, seed):
-    shape = tf.shape(image)
-    pad_height = tf.cast(tf.round(tf.cast(shape[0], tf.float32) * max_shift), tf.int32)
-    pad_width = tf.cast(tf.round(tf.cast(shape[1], tf.float32) * max_shift), tf.int32)
-    # Reflection needs the padding to be smaller than the image.
-    pad_height = tf.minimum(pad_height, shape[0] - 1)
-    pad_width = tf.minimum(pad_width, shape[1] - 1)
-    padded = tf.pad(
-        image,
-        [[pad_height, pad_height], [pad_width, pad_width], [0, 0]],
-        mode="REFLECT",
-    )
-    return tf.image.stateless_random_crop(padded, shape, seed)
 
 
 def resolve_augmentation(augment) -> Augmentation | None:

@@ -95,7 +95,7 @@ def identity_batch_dataset(
                     for k in chosen
                 ]
             )
-            seeds = rng.integers(0, 2**31 - 1, size=(batch_size, 2))
+            seeds = rng.integers(0, 2**31 - 1, size=(2,))
             yield indices, identities.ids[indices].astype(np.int32), seeds
 
     batches = tf.data.Dataset.from_generator(
@@ -103,19 +103,15 @@ def identity_batch_dataset(
         output_signature=(
             tf.TensorSpec((batch_size,), tf.int64),
             tf.TensorSpec((batch_size,), tf.int32),
-            tf.TensorSpec((batch_size, 2), tf.int64),
+            tf.TensorSpec((2,), tf.int64),
         ),
     ).apply(tf.data.experimental.assert_cardinality(batches_per_epoch))
     pixels = tf.constant(images)
 
-    def make_batch(indices, ids, seeds):
+    def make_batch(indices, ids, seed):
         batch = tf.cast(tf.gather(pixels, indices), tf.float32)
         if augmentation is not None:
-            batch = tf.map_fn(
-                lambda item: augmentation(item[0], item[1]),
-                (batch, seeds),
-                fn_output_signature=tf.float32,
-            )
+            batch = augmentation(batch, seed)
         return batch, ids
 
     return batches.map(

@@ -72,8 +72,8 @@ def pair_dataset(
 
     Label 1 means both images show the same identity. Every pass over the
     dataset (every epoch of `fit`) draws new pairs: half similar, half
-    dissimilar (see `sample_pairs`). The images stay in memory; pairs are
-    gathered, augmented in parallel, batched and prefetched by `tf.data`.
+    dissimilar (see `sample_pairs`). The images stay in memory; batches of
+    pairs are gathered, augmented in parallel and prefetched by `tf.data`.
 
     Identities with a single image cannot form a similar pair; they are
     still used in dissimilar pairs, and a warning names them.
@@ -148,23 +148,25 @@ def pair_dataset(
             tf.TensorSpec((pairs_per_epoch, 2, 2), tf.int64),
         ),
     ).unbatch()
+    # Keras reads the number of steps per epoch from the known cardinality.
+    indices = indices.apply(tf.data.experimental.assert_cardinality(pairs_per_epoch))
 
     pixels = tf.constant(images)
 
-    def make_pair(first, second, label, seeds):
-        image_1 = tf.cast(tf.gather(pixels, first), tf.float32)
-        image_2 = tf.cast(tf.gather(pixels, second), tf.float32)
+    def make_batch(first, second, label, seeds):
+        # Whole batches are gathered and augmented at once: one op per batch
+        # instead of one per image keeps the pipeline cheap on few cores.
+        images_1 = tf.cast(tf.gather(pixels, first), tf.float32)
+        images_2 = tf.cast(tf.gather(pixels, second), tf.float32)
         if augmentation is not None:
-            image_1 = augmentation(image_1, seeds[0])
-            image_2 = augmentation(image_2, seeds[1])
-        return (image_1, image_2), tf.cast(label, tf.float32)
+            images_1 = augmentation(images_1, seeds[0, 0])
+            images_2 = augmentation(images_2, seeds[0, 1])
+        return (images_1, images_2), tf.cast(label, tf.float32)
 
-    dataset = indices.map(
-        make_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    dataset = indices.batch(batch_size).map(
+        make_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
-    # Keras reads the number of steps per epoch from the known cardinality.
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(pairs_per_epoch))
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def pair_dataset_from_directory(

@@ -41,7 +41,7 @@ class TrainingConfig:
         dense_units: tower hidden width. Defaults to `256`.
         embedding_dim: embedding size. Defaults to `128`.
         dropout: tower dropout before the embedding layer. Defaults to
-            `0.0`.
+            `0.3`.
         weight_decay: decoupled weight decay (AdamW) when positive.
             Defaults to `0.0` (Adam).
         augment: the `Augmentation`, or `None`. Defaults to
@@ -60,7 +60,7 @@ class TrainingConfig:
     pooling: str = "flatten"
     dense_units: int = 256
     embedding_dim: int = 128
-    dropout: float = 0.0
+    dropout: float = 0.3
     weight_decay: float = 0.0
     augment: Augmentation | None = Augmentation()
     seed: int = 0

@@ -155,10 +155,30 @@ def test_rotation_turns_a_bar_but_leaves_a_centred_disc():
     disc = 200.0 * np.exp(-(rows**2 + columns**2) / 50.0)[..., None]
     bar = 200.0 * np.exp(-(columns**2) / 8.0)[..., None]
     seed = tf.constant([3, 4], tf.int64)
-    turned_disc = rotate(tf.constant(disc, tf.float32), seed).numpy()
-    turned_bar = rotate(tf.constant(bar, tf.float32), seed).numpy()
+    turned_disc = rotate(tf.constant(disc[None], tf.float32), seed).numpy()[0]
+    turned_bar = rotate(tf.constant(bar[None], tf.float32), seed).numpy()[0]
     disc_change = np.abs(turned_disc - disc).mean()
     bar_change = np.abs(turned_bar - bar).mean()
     # A centred blob is the same at any angle; the bar leaves its columns.
     assert disc_change < 1.0
     assert bar_change > 5 * disc_change
+
+
+def test_flip_mirrors_exactly_about_half_of_the_images():
+    import tensorflow as tf
+
+    flip_only = Augmentation(
+        flip=True,
+        max_rotation=0.0,
+        max_zoom=0.0,
+        max_shift=0.0,
+        brightness=0.0,
+        contrast=0.0,
+    )
+    image = np.arange(5 * 7, dtype=np.float32).reshape(1, 5, 7, 1)
+    images = np.repeat(image, 40, axis=0)
+    out = flip_only(tf.constant(images), tf.constant([5, 6], tf.int64)).numpy()
+    mirrored = np.all(out == image[:, :, ::-1], axis=(1, 2, 3))
+    unchanged = np.all(out == image, axis=(1, 2, 3))
+    assert (mirrored | unchanged).all()
+    assert 10 <= mirrored.sum() <= 30

@@ -1,0 +1,183 @@
+"""Training throughput of `SiameseModel.fit`, side by side, in one run.
+
+Measures pairs per second of three set-ups on the same tower configuration
+and the same images:
+
+1. `siamesekit.SiameseModel.fit` on `siamesekit.data.pair_dataset` (balanced
+   pairs drawn per epoch, augmentation, parallel map, prefetch): the path a
+   user takes.
+2. A plain functional Keras Siamese model (two inputs, one shared tower, a
+   distance layer, compiled `ContrastiveLoss`) on the same pipeline.
+3. `SiameseModel.fit` on the same number of batches already in memory (no
+   sampling, no augmentation): the step rate without the input pipeline.
+
+Rounds are interleaved (1, 2, 3, 1, 2, 3, ...) so that machine load affects
+all three alike; the median epoch time of each is reported. Goals: ratio 1/2
+at least 1 (no slower than plain Keras) and an input-pipeline cost, 1 - 1/3,
+below 10% of the step time.
+
+Usage:
+    python benchmarks/bench_training.py [--data ../shared/data/orl_faces]
+        [--size 56 46] [--batch-size 32] [--steps 40] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import siamesekit  # noqa: E402
+from siamesekit.data import load_image_folder, pair_dataset  # noqa: E402
+
+DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared/data/orl_faces"
+
+
+class PairDistance(keras.layers.Layer):
+    """Euclidean distance of two embeddings (a plain layer, no Lambda)."""
+
+    def call(self, inputs):
+        return siamesekit.euclidean_distance(*inputs)
+
+
+def make_tower(image_shape):
+    return siamesekit.EmbeddingTower(
+        backbone="small_cnn",
+        input_shape=image_shape,
+        weights=None,
+        dense_units=256,
+        embedding_dim=128,
+        normalize=True,
+    )
+
+
+def plain_keras_model(image_shape):
+    first = keras.Input(image_shape, name="first")
+    second = keras.Input(image_shape, name="second")
+    tower = make_tower(image_shape)
+    distance = PairDistance()([tower(first), tower(second)])
+    model = keras.Model([first, second], distance)
+    model.compile(optimizer="adam", loss=siamesekit.ContrastiveLoss())
+    return model
+
+
+def siamese_model(image_shape):
+    model = siamesekit.SiameseModel(make_tower(image_shape))
+    model.compile(optimizer="adam")
+    return model
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = time.perf_counter() - self.start
+
+
+def timed_epoch(model, dataset, steps):
+    timer = EpochTimer()
+    model.fit(
+        dataset,
+        epochs=1,
+        steps_per_epoch=steps,
+        verbose=0,
+        callbacks=[timer],
+        shuffle=False,
+    )
+    return timer.seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--size", type=int, nargs=2, default=(56, 46))
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    size = tuple(args.size)
+    if os.path.isdir(args.data):
+        folder = load_image_folder(args.data, size=size, channels=1)
+        images, labels = folder.images, folder.labels
+        source = f"{len(images)} images from {args.data}"
+    else:
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, (400,) + size + (1,), dtype=np.uint8)
+        labels = np.repeat(np.arange(40), 10)
+        source = f"400 random images ({args.data} is absent)"
+    image_shape = size + (1,)
+    pairs = args.batch_size * args.steps
+
+    def pipeline(seed):
+        return pair_dataset(
+            images,
+            labels,
+            batch_size=args.batch_size,
+            pairs_per_epoch=pairs,
+            augment=True,
+            seed=seed,
+        ).repeat()
+
+    # The same number of batches, materialized once: only the train step.
+    in_memory = list(pipeline(99).take(args.steps))
+    (first, second), pair_labels = (
+        (
+            np.concatenate([x[0].numpy() for x, _ in in_memory]),
+            np.concatenate([x[1].numpy() for x, _ in in_memory]),
+        ),
+        np.concatenate([y.numpy() for _, y in in_memory]),
+    )
+    memory_dataset = (
+        tf.data.Dataset.from_tensor_slices(((first, second), pair_labels))
+        .batch(args.batch_size)
+        .cache()
+        .repeat()
+    )
+
+    setups = {
+        "SiameseModel.fit on pair_dataset": (siamese_model(image_shape), pipeline(0)),
+        "plain Keras Siamese on pair_dataset": (
+            plain_keras_model(image_shape),
+            pipeline(0).map(lambda x, y: ((x[0], x[1]), y)),
+        ),
+        "SiameseModel.fit on in-memory batches": (
+            siamese_model(image_shape),
+            memory_dataset,
+        ),
+    }
+    print(
+        f"{source}, {size[0]}x{size[1]} grey, batch {args.batch_size} pairs, "
+        f"{args.steps} steps per epoch, {args.rounds} interleaved rounds, "
+        f"{os.cpu_count()} CPUs, TensorFlow {tf.__version__}, Keras "
+        f"{keras.__version__}"
+    )
+    for model, dataset in setups.values():
+        timed_epoch(model, dataset, args.steps)  # traces the step function
+    seconds = {name: [] for name in setups}
+    for _ in range(args.rounds):
+        for name, (model, dataset) in setups.items():
+            seconds[name].append(timed_epoch(model, dataset, args.steps))
+
+    rates = {}
+    for name, values in seconds.items():
+        rates[name] = pairs / statistics.median(values)
+        print(f"  {name:40s} {rates[name]:8.0f} pairs/s (median of {len(values)})")
+    ours, plain, memory = rates.values()
+    print(f"SiameseModel / plain Keras:            {ours / plain:.2f} (goal >= 1)")
+    print(
+        f"input pipeline share of step time:     {1 - ours / memory:+.1%} (goal < 10%)"
+    )
+
+
+if __name__ == "__main__":
+    main()
