@@ -3,15 +3,8 @@
 import keras
 from keras import ops
 
-from siamesekit.errors import InvalidArgumentError
+from siamesekit.losses.arguments import check_margin
 from siamesekit.losses.in_batch_contrastive import pair_masks, pairwise_distances
-
-
-def _check_margin(margin):
-    if not isinstance(margin, (int, float)) or not margin > 0:
-        raise InvalidArgumentError(
-            f"`margin` must be a positive number. Received: margin={margin!r}"
-        )
 
 
 def batch_hard_triplet_loss(identity_ids, embeddings, margin=0.3):
@@ -36,7 +29,7 @@ def batch_hard_triplet_loss(identity_ids, embeddings, margin=0.3):
         Hermans, Beyer, Leibe, "In Defense of the Triplet Loss for Person
         Re-Identification", arXiv:1703.07737, 2017.
     """
-    _check_margin(margin)
+    check_margin(margin)
     distances = pairwise_distances(embeddings)
     positive, negative = pair_masks(identity_ids)
     hardest_positive = ops.max(positive * distances, axis=1)
@@ -75,7 +68,7 @@ class BatchHardTripletLoss(keras.losses.Loss):
     def __init__(self, margin=0.3, name="batch_hard_triplet_loss", dtype=None):
         # Already one number per batch.
         super().__init__(name=name, reduction="sum", dtype=dtype)
-        _check_margin(margin)
+        check_margin(margin)
         self.margin = float(margin)
 
     def call(self, y_true, y_pred):

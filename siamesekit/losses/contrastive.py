@@ -5,13 +5,7 @@ import numpy as np
 from keras import ops
 
 from siamesekit.errors import InvalidArgumentError
-
-
-def _check_margin(margin):
-    if not isinstance(margin, (int, float)) or not margin > 0:
-        raise InvalidArgumentError(
-            f"`margin` must be a positive number. Received: margin={margin!r}"
-        )
+from siamesekit.losses.arguments import check_margin
 
 
 def _check_labels(y_true):
@@ -58,7 +52,7 @@ def contrastive_loss(y_true, y_pred, margin=1.0):
         Hadsell, Chopra, LeCun, "Dimensionality Reduction by Learning an
         Invariant Mapping", CVPR 2006.
     """
-    _check_margin(margin)
+    check_margin(margin)
     _check_labels(y_true)
     y_pred = ops.convert_to_tensor(y_pred)
     if not keras.backend.is_float_dtype(y_pred.dtype):
@@ -110,7 +104,7 @@ class ContrastiveLoss(keras.losses.Loss):
         name="contrastive_loss",
         dtype=None,
     ):
-        _check_margin(margin)
+        check_margin(margin)
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.margin = float(margin)
 

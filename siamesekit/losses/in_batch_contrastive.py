@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from siamesekit.errors import InvalidArgumentError
+from siamesekit.losses.arguments import check_margin
 
 # Keeps the gradient of sqrt finite on the diagonal (distance 0).
 _EPSILON = 1e-12
@@ -62,10 +62,7 @@ def in_batch_contrastive_loss(identity_ids, embeddings, margin=1.0):
         Invariant Mapping", CVPR 2006; Hermans, Beyer, Leibe, "In Defense of
         the Triplet Loss for Person Re-Identification", 2017.
     """
-    if not isinstance(margin, (int, float)) or not margin > 0:
-        raise InvalidArgumentError(
-            f"`margin` must be a positive number. Received: margin={margin!r}"
-        )
+    check_margin(margin)
     distances = pairwise_distances(embeddings)
     positive, negative = pair_masks(identity_ids)
     positive_cost = ops.sum(positive * ops.square(distances)) / ops.maximum(
@@ -105,10 +102,7 @@ class InBatchContrastiveLoss(keras.losses.Loss):
         # The loss is already one number per batch; Keras must not average it
         # over a batch axis it does not have.
         super().__init__(name=name, reduction="sum", dtype=dtype)
-        if not isinstance(margin, (int, float)) or not margin > 0:
-            raise InvalidArgumentError(
-                f"`margin` must be a positive number. Received: margin={margin!r}"
-            )
+        check_margin(margin)
         self.margin = float(margin)
 
     def call(self, y_true, y_pred):
