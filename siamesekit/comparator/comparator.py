@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Iterable, Sequence
 
@@ -11,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from siamesekit.comparator import heatmaps, rendering
+from siamesekit.comparator.decoding import decode_ahead
 from siamesekit.comparator.precision import resolve_precision, tower_in_precision
 from siamesekit.comparator.result import ComparisonResult
 from siamesekit.data.images import load_image
@@ -34,20 +34,6 @@ def _compile(function):
 
         return jax.jit(function)
     return function
-
-
-def _image_key(pixels: np.ndarray) -> bytes:
-    """Content hash: equal pixels are embedded once."""
-    return hashlib.blake2b(pixels.tobytes(), digest_size=16).digest()
-
-
-def _source_key(source):
-    if isinstance(source, (str, os.PathLike)):
-        return ("path", os.path.abspath(os.fspath(source)))
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return ("bytes", hashlib.blake2b(bytes(source), digest_size=16).digest())
-    # Arrays are hashed after decoding instead.
-    return None
 
 
 def _as_image_list(images, argument: str) -> list:
@@ -81,8 +67,9 @@ def _unit_rows(embeddings: np.ndarray) -> np.ndarray:
 class Comparator:
     """Compares images with a trained Siamese model: scores and where they differ.
 
-    The comparator decodes images (`siamesekit.load_image`), resizes them to
-    the tower's input size, runs each distinct image through the network once
+    The comparator decodes images (`siamesekit.load_image`, in a few worker
+    threads that work ahead of the network), resizes them to the tower's
+    input size, runs each distinct image through the network once
     per call (batched, in a traced function rather than per-call
     `model.predict`), and returns cosine similarity, Euclidean distance and a
     difference heatmap. With `precision="auto"` the network runs in
@@ -247,6 +234,10 @@ class Comparator:
         height, width, channels = self.image_shape
         return load_image(source, size=(height, width), channels=channels)
 
+    def _decode_ahead(self, sources):
+        """`(content key, pixels)` per source, decoded ahead in threads."""
+        return decode_ahead(sources, self.load, lookahead=2 * self.batch_size)
+
     def _progress_bar(self, total: int):
         show = self.progress
         if show == "auto":
@@ -271,8 +262,7 @@ class Comparator:
         """
         images = _as_image_list(images, "images")
         embeddings = None
-        row_of_key, pending = {}, {}
-        key_of_source, keys = {}, []
+        row_of_key, pending, keys = {}, {}, []
         bar = self._progress_bar(len(images))
 
         def flush():
@@ -288,21 +278,14 @@ class Comparator:
                 row_of_key[key] = start + offset
             pending.clear()
 
-        for index, source in enumerate(images):
-            source_key = _source_key(source)
-            key = key_of_source.get(source_key)
-            if key is None:
-                pixels = self.load(source)
-                key = _image_key(pixels)
-                if source_key is not None:
-                    key_of_source[source_key] = key
-                if key not in row_of_key and key not in pending:
-                    pending[key] = pixels
-                    if len(pending) == self.batch_size:
-                        flush()
+        for key, pixels in self._decode_ahead(images):
+            if key not in row_of_key and key not in pending:
+                pending[key] = pixels
+                if len(pending) == self.batch_size:
+                    flush()
             keys.append(key)
             if bar is not None:
-                bar.update(index + 1)
+                bar.update(len(keys))
         flush()
         if embeddings is None:
             dim = self.tower.compute_output_shape((None,) + self.image_shape)[-1]
@@ -457,27 +440,16 @@ class Comparator:
 
     def _pair_groups(self, pairs):
         """Yields runs of decoded pairs with at most `batch_size` distinct images."""
-        group, keys = [], {}
-        decoded = {}
-        for first, second in pairs:
-            pair = []
-            for source in (first, second):
-                source_key = _source_key(source)
-                if source_key is not None and source_key in decoded:
-                    pair.append(decoded[source_key])
-                    continue
-                pixels = self.load(source)
-                item = (_image_key(pixels), pixels)
-                if source_key is not None:
-                    decoded[source_key] = item
-                pair.append(item)
-            new_keys = {key for key, _ in pair if key not in keys}
+        sources = (source for pair in pairs for source in pair)
+        decoded = self._decode_ahead(sources)
+        group, keys = [], set()
+        for first in decoded:
+            pair = (first, next(decoded))
+            new_keys = {key for key, _ in pair} - keys
             if group and len(keys) + len(new_keys) > max(self.batch_size, 2):
                 yield group
-                group, keys = [], {}
-                decoded.clear()
-            for key, pixels in pair:
-                keys.setdefault(key, pixels)
+                group, keys = [], set()
+            keys.update(key for key, _ in pair)
             group.append(pair)
         if group:
             yield group
