@@ -48,6 +48,13 @@ class PairDistance(keras.layers.Layer):
         return siamesekit.euclidean_distance(*inputs)
 
 
+def usable_cpus():
+    """CPUs this process may run on (fewer than the machine's under taskset)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count()
+
+
 def make_tower(image_shape):
     return siamesekit.EmbeddingTower(
         backbone="small_cnn",
@@ -158,7 +165,7 @@ def main():
     print(
         f"{source}, {size[0]}x{size[1]} grey, batch {args.batch_size} pairs, "
         f"{args.steps} steps per epoch, {args.rounds} interleaved rounds, "
-        f"{os.cpu_count()} CPUs, TensorFlow {tf.__version__}, Keras "
+        f"{usable_cpus()} CPUs, TensorFlow {tf.__version__}, Keras "
         f"{keras.__version__}"
     )
     for model, dataset in setups.values():

@@ -24,7 +24,10 @@ class SiameseModel(keras.Model):
 
     `call((images_1, images_2))` returns the Euclidean distance between the
     two embeddings of each pair, shape `(batch,)`. Both images go through the
-    same tower (one set of weights) in one concatenated forward pass.
+    same tower (one set of weights), one batch after the other: as in a plain
+    functional Siamese model, and faster than one pass over the two batches
+    concatenated (measured in `benchmarks/bench_training.py`). In training,
+    BatchNormalization layers therefore see each side's batch statistics.
 
     Train it with `fit` on `((images_1, images_2), labels)` where **label 1
     means a similar pair and 0 a dissimilar pair**. `compile()` uses
@@ -90,14 +93,9 @@ class SiameseModel(keras.Model):
         return ops.cast(self.tower(images, training=training), "float32")
 
     def embed_pair(self, inputs, training=False):
-        """Embeds both images of each pair in one forward pass of the tower."""
+        """Embeds both images of each pair with the shared tower."""
         first, second = _unpack_pair(inputs)
-        batch_size = ops.shape(first)[0]
-        if first.dtype != second.dtype:
-            first = ops.cast(first, "float32")
-            second = ops.cast(second, "float32")
-        both = self.embed(ops.concatenate([first, second], axis=0), training)
-        return both[:batch_size], both[batch_size:]
+        return self.embed(first, training), self.embed(second, training)
 
     def call(self, inputs, training=False):
         first, second = self.embed_pair(inputs, training=training)
