@@ -1,10 +1,9 @@
 """Object verification on COIL-20: train on objects 1-14, test on 15-20.
 
-The images are flat files `objK__P.png` (object K, turntable pose P), so
-they are decoded with `siamesekit.data.load_image` and labelled from their
-names. Training uses `siamesekit.training.train_verification_model`; ROC AUC
-and equal error rate are measured on all pairs of the objects never seen in
-training, and the plots are written to --out.
+The images (flat files `objK__P.png`) are loaded by `coil20_data.py` beside
+this script. Training uses `siamesekit.training.train_verification_model`;
+ROC AUC and equal error rate are measured on all pairs of the objects never
+seen in training, and the plots are written to --out.
 
 Usage:
     python examples/coil20_verification.py [--data ../shared/data/coil20_32px]
@@ -16,15 +15,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import pathlib
-import re
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+from coil20_data import DEFAULT_DATA, load_coil20  # noqa: E402
 
-from siamesekit.data import load_image  # noqa: E402
 from siamesekit.evaluation import (  # noqa: E402
     evaluate_verification,
     save_verification_plots,
@@ -33,18 +29,6 @@ from siamesekit.training.recipe import (  # noqa: E402
     TrainingConfig,
     train_verification_model,
 )
-
-DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared/data/coil20_32px"
-NAME = re.compile(r"obj(\d+)__(\d+)\.png$")
-
-
-def load_coil20(folder):
-    paths = sorted(p for p in pathlib.Path(folder).glob("obj*__*.png"))
-    if not paths:
-        raise SystemExit(f"No COIL-20 images (objK__P.png) in {folder}")
-    images = np.stack([load_image(p, size=(32, 32), channels=1) for p in paths])
-    objects = np.array([int(NAME.search(p.name).group(1)) for p in paths])
-    return images, objects
 
 
 def main():

@@ -12,77 +12,27 @@ from __future__ import annotations
 
 import argparse
 import os
-import pathlib
-import re
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2  # noqa: E402
-import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 import numpy as np  # noqa: E402
-from sklearn.metrics import roc_auc_score  # noqa: E402
+from coil20_data import DEFAULT_DATA, load_coil20  # noqa: E402
 
 import siamesekit  # noqa: E402
+from siamesekit.data import pair_dataset  # noqa: E402
+from siamesekit.evaluation import evaluate_verification  # noqa: E402
 
-DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared/data/coil20_32px"
 TRAIN_OBJECTS = range(1, 13)
 VALIDATION_OBJECTS = range(13, 17)
 TEST_OBJECTS = range(17, 21)
 
 
-def load_coil20(directory):
-    """Returns grey 32x32x1 images (0-255 float32) and object numbers."""
-    images, labels = [], []
-    for path in sorted(pathlib.Path(directory).glob("obj*__*.png")):
-        match = re.fullmatch(r"obj(\d+)__\d+\.png", path.name)
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if match is None or image is None:
-            raise SystemExit(f"Cannot read {path} as a COIL-20 image.")
-        images.append(image)
-        labels.append(int(match.group(1)))
-    if not images:
-        raise SystemExit(f"No COIL-20 images (objK__P.png) found in {directory}.")
-    return np.stack(images)[..., None].astype("float32"), np.asarray(labels)
-
-
 def select(images, labels, objects):
     keep = np.isin(labels, list(objects))
     return images[keep], labels[keep]
-
-
-def balanced_pairs(images, labels, count, rng):
-    """`count` random pairs, half of one object (label 1), half of two (label 0)."""
-    by_object = {label: np.flatnonzero(labels == label) for label in np.unique(labels)}
-    objects = list(by_object)
-    first, second, targets = [], [], []
-    for index in range(count):
-        if index % 2 == 0:
-            members = by_object[rng.choice(objects)]
-            a, b = rng.choice(members, 2, replace=False)
-        else:
-            object_a, object_b = rng.choice(objects, 2, replace=False)
-            a, b = rng.choice(by_object[object_a]), rng.choice(by_object[object_b])
-        first.append(a)
-        second.append(b)
-        targets.append(float(index % 2 == 0))
-    return (images[first], images[second]), np.asarray(targets, "float32")
-
-
-def all_pairs_auc(model, images, labels):
-    """ROC AUC of -distance over every pair of `images`."""
-    embeddings = np.concatenate(
-        [
-            keras.ops.convert_to_numpy(model.embed(images[start : start + 256]))
-            for start in range(0, len(images), 256)
-        ]
-    )
-    first, second = np.triu_indices(len(images), k=1)
-    distances = np.linalg.norm(embeddings[first] - embeddings[second], axis=1)
-    same = labels[first] == labels[second]
-    return roc_auc_score(same, -distances), len(first)
 
 
 def main():
@@ -96,11 +46,22 @@ def main():
     args = parser.parse_args()
 
     images, labels = load_coil20(args.data)
-    rng = np.random.default_rng(args.seed)
-    train_x, train_y = balanced_pairs(*select(images, labels, TRAIN_OBJECTS), 6000, rng)
-    validation_data = balanced_pairs(
-        *select(images, labels, VALIDATION_OBJECTS), 2000, rng
-    )
+    train_images, train_labels = select(images, labels, TRAIN_OBJECTS)
+
+    def train_pairs(batch_size):
+        # Balanced pairs, redrawn every epoch; the tuner picks the batch size
+        # and, through `pairs_per_epoch`, the steps per epoch.
+        return pair_dataset(
+            train_images, train_labels, batch_size=batch_size, seed=args.seed
+        ).repeat()
+
+    # The same 2,048 validation pairs in every epoch and trial.
+    validation_pairs = pair_dataset(
+        *select(images, labels, VALIDATION_OBJECTS),
+        batch_size=256,
+        pairs_per_epoch=2048,
+        seed=args.seed + 1,
+    ).cache()
 
     hypermodel = siamesekit.SiameseHyperModel(
         (32, 32, 1),
@@ -124,9 +85,8 @@ def main():
     )
     start = time.perf_counter()
     tuner.search(
-        train_x,
-        train_y,
-        validation_data=validation_data,
+        train_pairs,
+        validation_data=validation_pairs,
         epochs=args.epochs,
         verbose=2,
     )
@@ -134,8 +94,7 @@ def main():
 
     best_trial = tuner.oracle.get_best_trials(1)[0]
     best_model = tuner.get_best_models(1)[0]
-    test_images, test_labels = select(images, labels, TEST_OBJECTS)
-    test_auc, test_pairs = all_pairs_auc(best_model, test_images, test_labels)
+    test = evaluate_verification(best_model, *select(images, labels, TEST_OBJECTS))
     print(
         f"\nSearch: {args.trials} trials x {args.epochs} epochs "
         f"in {search_seconds:.0f} s"
@@ -144,9 +103,7 @@ def main():
     for name, value in best_trial.hyperparameters.values.items():
         print(f"  {name} = {value}")
     print(f"Validation ROC AUC (objects 13-16, tuner): {best_trial.score:.4f}")
-    print(
-        f"Test ROC AUC (objects 17-20, all {test_pairs} pairs, unseen): {test_auc:.4f}"
-    )
+    print(f"Test (objects 17-20, all pairs, unseen): {test.summary()}")
 
 
 if __name__ == "__main__":
