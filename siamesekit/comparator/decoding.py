@@ -15,6 +15,9 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+# Marks the end of the sources.
+_END = object()
+
 
 def image_key(pixels: np.ndarray) -> bytes:
     """Content hash: images with equal pixels get the same key."""
@@ -87,6 +90,3 @@ def decode_ahead(
             yield future.result()
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-
-
-_END = object()
