@@ -43,11 +43,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from siamesekit.commands.model_files import load_model_file, save_model_file
+    from siamesekit.commands.model_files import save_model_file
     from siamesekit.data.image_folder import load_image_folder
     from siamesekit.errors import ModelFileError
     from siamesekit.evaluation.metrics import evaluate_verification
     from siamesekit.evaluation.plots import save_verification_plots
+    from siamesekit.models.model_file import load_model_file
 
     model = load_model_file(args.model)
     tower = getattr(model, "tower", None)

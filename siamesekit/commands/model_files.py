@@ -1,4 +1,4 @@
-"""Saving and loading model files for the commands, never clobbering a file."""
+"""Saving model files for the commands, never clobbering a file."""
 
 from __future__ import annotations
 
@@ -40,17 +40,3 @@ def save_model_file(model: keras.Model, path: str, *, overwrite: bool) -> str:
     model.save(temporary, overwrite=True)
     os.replace(temporary, path)
     return path
-
-
-def load_model_file(path: str) -> keras.Model:
-    """Loads a `.keras` model with `safe_mode=True`, with a typed error."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ModelFileError(f"Model file not found: {path}")
-    try:
-        return keras.models.load_model(path, safe_mode=True)
-    except Exception as error:  # Keras raises many types for bad files.
-        raise ModelFileError(
-            f"Could not load the model file {path}: {error}. It must be a "
-            "`.keras` file saved by `siamesekit train` or `model.save`."
-        ) from error

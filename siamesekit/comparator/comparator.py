@@ -14,8 +14,9 @@ from siamesekit.comparator.decoding import decode_ahead
 from siamesekit.comparator.precision import resolve_precision, tower_in_precision
 from siamesekit.comparator.result import ComparisonResult
 from siamesekit.data.images import load_image
-from siamesekit.errors import InvalidArgumentError, ModelFileError
+from siamesekit.errors import InvalidArgumentError
 from siamesekit.layers.embedding_tower import EmbeddingTower
+from siamesekit.models.model_file import load_model_file
 from siamesekit.models.siamese_model import SiameseModel
 
 # Runs longer than this many images show a progress bar when progress="auto".
@@ -152,16 +153,7 @@ class Comparator:
             path: path of the `.keras` file.
             **kwargs: passed to `Comparator` (`precision`, `batch_size`, ...).
         """
-        path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise ModelFileError(f"Model file not found: {path!r}")
-        try:
-            model = keras.models.load_model(path, compile=False, safe_mode=True)
-        except Exception as error:  # Keras raises many types for bad files.
-            raise ModelFileError(
-                f"Could not load the model file {path!r}: {error}. It must be a "
-                "`.keras` file saved with `model.save`."
-            ) from error
+        model = load_model_file(path, compile=False)
         return cls(model, **kwargs)
 
     @staticmethod
