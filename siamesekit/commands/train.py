@@ -46,7 +46,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="1 for grey, 3 for RGB (default: 1)",
     )
     parser.add_argument(
-        "--epochs", type=int, default=60, help="passes over the images (default: 60)"
+        "--epochs", type=int, default=90, help="passes over the images (default: 90)"
     )
     parser.add_argument(
         "--validation",
@@ -72,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from siamesekit.commands.model_files import check_output_path, save_model_file
-    from siamesekit.data.augmentation import Augmentation
     from siamesekit.data.image_folder import load_image_folder
     from siamesekit.data.splits import split_by_identity
     from siamesekit.evaluation.metrics import evaluate_verification
@@ -106,10 +105,11 @@ def run(args: argparse.Namespace) -> int:
         f"Training on {len(set(train_labels))} identities, validating on "
         f"{len(set(valid_labels))} others."
     )
+    recipe = TrainingConfig()
     config = dataclasses.replace(
-        TrainingConfig(),
+        recipe,
         epochs=args.epochs,
-        augment=Augmentation(flip=not args.no_flip),
+        augment=dataclasses.replace(recipe.augment, flip=not args.no_flip),
         seed=args.seed,
     )
     backup_dir = args.backup_dir or out + ".backup"

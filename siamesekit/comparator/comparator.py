@@ -203,7 +203,12 @@ class Comparator:
         def features(images, index_a, index_b):
             outputs = extractor(tower.preprocess(images), training=False)
             stages, last = outputs[:-1], outputs[-1]
-            embeddings = ops.cast(tower.head(last, training=False), "float32")
+            if tower.num_test_time_views > 1:
+                # The tower averages its views itself; the map shows the
+                # images as they are.
+                embeddings = ops.cast(tower(images, training=False), "float32")
+            else:
+                embeddings = ops.cast(tower.head(last, training=False), "float32")
             maps = heatmaps.feature_distance_map(
                 [ops.take(stage, index_a, axis=0) for stage in stages],
                 [ops.take(stage, index_b, axis=0) for stage in stages],
@@ -391,6 +396,14 @@ class Comparator:
                     f"The '{method}' map needs a siamesekit.EmbeddingTower; this "
                     f"comparator wraps a {type(self.tower).__name__}. Use "
                     "method='pixels' or method=None."
+                )
+            if method == "attribution" and self.tower.num_test_time_views > 1:
+                raise InvalidArgumentError(
+                    "The 'attribution' map decomposes the similarity of one view "
+                    "of each image, but this tower averages "
+                    f"{self.tower.num_test_time_views} test-time views. Use "
+                    "method='features' or 'pixels', or a tower made with "
+                    "test_time_zooms=None and test_time_flip=False."
                 )
         pairs = list(pairs)
         for pair in pairs:

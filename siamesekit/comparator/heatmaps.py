@@ -95,9 +95,10 @@ def _contributions(feature_map, tower, query):
     """Per-position contributions `S(i)` of one image's embedding to `e . query`.
 
     The head of an `EmbeddingTower` is pooling -> Dense(relu) -> Dense
-    [-> L2 normalization]. With the ReLU pattern and max-pooling winners of
-    this image held fixed, the embedding is exactly a sum of one linear term
-    per position plus a bias term, so `S(i) = term_i . query`.
+    [-> standardization, affine at inference] [-> L2 normalization]. With
+    the ReLU pattern and max-pooling winners of this image held fixed, the
+    embedding is exactly a sum of one linear term per position plus a bias
+    term, so `S(i) = term_i . query`.
     """
     grid_height, grid_width, channels = feature_map.shape
     positions = grid_height * grid_width
@@ -108,6 +109,16 @@ def _contributions(feature_map, tower, query):
     embedding_kernel, embedding_bias = (
         np.asarray(w, np.float64) for w in tower.embedding.get_weights()
     )
+    if tower.standardization is not None:
+        # At inference the standardization is affine: fold it into the layer.
+        layer = tower.standardization
+        mean, variance = (
+            np.asarray(w, np.float64)
+            for w in (layer.moving_mean, layer.moving_variance)
+        )
+        scale = 1.0 / np.sqrt(variance + layer.epsilon)
+        embedding_kernel = embedding_kernel * scale
+        embedding_bias = (embedding_bias - mean) * scale
     if tower.pooling == "flatten":
         # Flatten orders the vector position by position, channels inside.
         kernel = hidden_kernel.reshape(positions, channels, -1)

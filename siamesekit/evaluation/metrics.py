@@ -206,7 +206,8 @@ def embed_images(model_or_comparator, images, *, batch_size=64, flip=False):
         images: array `(num_images, height, width, channels)`.
         batch_size: int, images per forward pass. Defaults to `64`.
         flip: bool, average each embedding with that of the mirrored image
-            (test-time augmentation). Defaults to `False`.
+            (test-time augmentation; a tower made with `test_time_flip=True`
+            already does). Defaults to `False`.
 
     Returns:
         float32 array `(num_images, embedding_dim)`.
@@ -275,8 +276,9 @@ def evaluate_verification(
             `max_pairs` pairs is used (`result.sampled` says so). `None`
             always uses all pairs. Defaults to `500_000`.
         batch_size: int, images per forward pass. Defaults to `64`.
-        flip: bool, average each embedding with its mirror image's.
-            Defaults to `False`.
+        flip: bool, average each embedding with its mirror image's (a
+            tower made with `test_time_flip=True` already does). Defaults to
+            `False`.
         seed: int, seed of the pair sample. Defaults to `0`.
 
     Returns:

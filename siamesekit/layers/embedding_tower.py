@@ -15,6 +15,7 @@ _TORCH_RGB_MEAN = (0.485, 0.456, 0.406)
 _TORCH_RGB_STD = (0.229, 0.224, 0.225)
 
 _POOLINGS = ("flatten", "avg", "max")
+_MAX_TEST_TIME_ZOOM = 2.0
 
 
 def _check_positive_int(name, value):
@@ -22,6 +23,45 @@ def _check_positive_int(name, value):
         raise InvalidArgumentError(
             f"`{name}` must be a positive integer. Received: {name}={value!r}"
         )
+
+
+def _check_test_time_zooms(test_time_zooms):
+    """`None` or a tuple of zoom factors in (0, 2], as floats."""
+    if test_time_zooms is None:
+        return None
+    try:
+        zooms = tuple(float(zoom) for zoom in test_time_zooms)
+    except (TypeError, ValueError):
+        zooms = ()
+    if not zooms or not all(0 < zoom <= _MAX_TEST_TIME_ZOOM for zoom in zooms):
+        raise InvalidArgumentError(
+            "`test_time_zooms` must be None or a non-empty list of zoom factors "
+            f"in (0, {_MAX_TEST_TIME_ZOOM}], such as (0.9, 1.0, 1.1). "
+            f"Received: test_time_zooms={test_time_zooms!r}"
+        )
+    return zooms
+
+
+def _zoom(images, factor):
+    """Zooms a float32 batch by `factor` about its centre, reflecting borders."""
+    if factor == 1.0:
+        return images
+    height, width = images.shape[1], images.shape[2]
+    inverse = 1.0 / factor
+    # Maps each output pixel to the input pixel it shows.
+    transform = [
+        inverse,
+        0.0,
+        (width - 1) / 2 * (1.0 - inverse),
+        0.0,
+        inverse,
+        (height - 1) / 2 * (1.0 - inverse),
+        0.0,
+        0.0,
+    ]
+    return ops.image.affine_transform(
+        images, ops.convert_to_tensor(transform, "float32"), fill_mode="reflect"
+    )
 
 
 def _normalize_input_shape(input_shape, spec):
@@ -111,12 +151,19 @@ def _set_trainable_layers(backbone, trainable_backbone_layers):
         layer.trainable = index >= cut
 
 
+def _unit_length(x):
+    return x / ops.sqrt(
+        ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12)
+    )
+
+
 @keras.saving.register_keras_serializable(package="siamesekit")
 class EmbeddingTower(keras.layers.Layer):
     """Maps an image to an embedding vector; one instance serves both inputs.
 
     backbone -> flatten or pooling -> `Dense(dense_units, relu)` ->
-    `Dense(embedding_dim)` [-> L2 normalization]. The backbone's own
+    `Dense(embedding_dim)` [-> standardization] [-> L2 normalization]. The
+    backbone's own
     preprocessing runs inside the tower, so callers pass raw pixels in
     [0, 255]. Grey images are repeated to three channels for RGB backbones.
     The embedding is always float32, also under a mixed precision policy.
@@ -140,6 +187,20 @@ class EmbeddingTower(keras.layers.Layer):
             Defaults to `False`.
         dropout: float in [0, 1), dropout rate before the embedding layer.
             Defaults to `0.0`.
+        standardize: bool, whether to standardize each embedding dimension
+            with batch normalization (batch statistics in training, moving
+            ones at inference; no learned scale or offset) before the L2
+            normalization. Centred embeddings spread over the whole sphere:
+            trained with the batch-hard triplet loss, unstandardized ones can
+            collapse into a narrow cone where every cosine similarity is
+            near 1. Defaults to `False`.
+        test_time_zooms: list of zoom factors in (0, 2], or `None`. At
+            inference (not in training) the embedding is the mean of the
+            embeddings of the image zoomed by each factor about its centre
+            (`1.0` is the image as it is; borders filled by reflection),
+            re-normalized if `normalize`. Defaults to `None`: one view.
+        test_time_flip: bool, whether inference also averages in the
+            mirror image of every view. Defaults to `False`.
         trainable_backbone_layers: int, how many of the backbone's last
             layers with weights are trained: `0` freezes the backbone, `-1`
             trains all of it. Defaults to `None`: frozen when pretrained
@@ -171,6 +232,9 @@ class EmbeddingTower(keras.layers.Layer):
         normalize=False,
         dropout=0.0,
         trainable_backbone_layers=None,
+        standardize=False,
+        test_time_zooms=None,
+        test_time_flip=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -208,6 +272,9 @@ class EmbeddingTower(keras.layers.Layer):
         self.normalize = bool(normalize)
         self.dropout = float(dropout)
         self.trainable_backbone_layers = trainable_backbone_layers
+        self.standardize = bool(standardize)
+        self.test_time_zooms = _check_test_time_zooms(test_time_zooms)
+        self.test_time_flip = bool(test_time_flip)
 
         # Grey images are fed to RGB backbones by repeating the channel.
         self.backbone_channels = spec.channels or input_shape[-1]
@@ -238,6 +305,17 @@ class EmbeddingTower(keras.layers.Layer):
         self.embedding = keras.layers.Dense(
             embedding_dim, dtype="float32", name="embedding"
         )
+        self.standardization = None
+        if self.standardize:
+            # Momentum 0.9, as in small_cnn: short trainings otherwise end
+            # with moving statistics far from the batch ones.
+            self.standardization = keras.layers.BatchNormalization(
+                momentum=0.9,
+                center=False,
+                scale=False,
+                dtype="float32",
+                name="standardization",
+            )
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -259,6 +337,14 @@ class EmbeddingTower(keras.layers.Layer):
         pooled_shape = self.pool.compute_output_shape(feature_shape)
         self.hidden.build(pooled_shape)
         self.embedding.build(pooled_shape[:-1] + (self.dense_units,))
+        if self.standardization is not None:
+            self.standardization.build((None, self.embedding_dim))
+
+    @property
+    def num_test_time_views(self) -> int:
+        """How many views of each image inference averages (1: none)."""
+        zooms = len(self.test_time_zooms or (1.0,))
+        return zooms * (2 if self.test_time_flip else 1)
 
     def preprocess(self, images):
         """Turns raw 0-255 pixels into what the backbone expects."""
@@ -285,15 +371,33 @@ class EmbeddingTower(keras.layers.Layer):
         x = self.hidden(x)
         x = self.dropout_layer(x, training=training)
         x = self.embedding(x)
+        if self.standardization is not None:
+            x = self.standardization(x, training=training)
         if self.normalize:
-            x = x / ops.sqrt(
-                ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12)
-            )
+            x = _unit_length(x)
         return x
 
     def call(self, inputs, training=None):
+        if training or self.num_test_time_views == 1:
+            return self._embed(inputs, training=training)
+        return self._embed_views(inputs)
+
+    def _embed(self, inputs, training=None):
         features = self.backbone(self.preprocess(inputs), training=training)
         return self.head(features, training=training)
+
+    def _embed_views(self, inputs):
+        """Mean embedding of the test-time views, embedded in one batch."""
+        images = ops.cast(inputs, "float32")
+        views = [_zoom(images, zoom) for zoom in self.test_time_zooms or (1.0,)]
+        if self.test_time_flip:
+            views += [ops.flip(view, axis=2) for view in views]
+        embeddings = self._embed(ops.concatenate(views, axis=0), training=False)
+        embeddings = ops.reshape(
+            embeddings, (len(views), ops.shape(inputs)[0], self.embedding_dim)
+        )
+        mean = ops.mean(embeddings, axis=0)
+        return _unit_length(mean) if self.normalize else mean
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.embedding_dim)
@@ -310,6 +414,9 @@ class EmbeddingTower(keras.layers.Layer):
                 "normalize": self.normalize,
                 "dropout": self.dropout,
                 "trainable_backbone_layers": self.trainable_backbone_layers,
+                "standardize": self.standardize,
+                "test_time_zooms": self.test_time_zooms,
+                "test_time_flip": self.test_time_flip,
             }
         )
         return config

@@ -24,7 +24,7 @@ class TrainingConfig:
     """Settings of `train_verification_model`; the defaults are the tuned ones.
 
     Attributes:
-        epochs: passes over the training images. Defaults to `60`.
+        epochs: passes over the training images. Defaults to `90`.
         identities_per_batch: P identities per batch (fewer if the data has
             fewer). Defaults to `16`.
         images_per_identity: K images of each. Defaults to `4`.
@@ -47,12 +47,21 @@ class TrainingConfig:
             near 0.01): the ranking survives but the scores mean little.
         weight_decay: decoupled weight decay (AdamW) when positive.
             Defaults to `0.0` (Adam).
+        standardize: standardize the embedding before its L2 normalization
+            (see `EmbeddingTower`): keeps the embeddings centred, so that
+            stronger augmentation does not collapse them into a cone.
+            Defaults to `True`.
+        test_time_zooms: zoom factors whose views the trained tower averages
+            at inference (see `EmbeddingTower`), mirrored too when `augment`
+            flips; `None` for one view. Defaults to `(0.9, 1.0, 1.1)`, inside
+            the zoom range of the default augmentation.
         augment: the `Augmentation`, or `None`. Defaults to
-            `Augmentation()`.
+            `Augmentation(max_zoom=0.2, max_rotation=12.0)`: faces and objects
+            are photographed at varying distances and tilts.
         seed: seed of the batches and the initial weights. Defaults to `0`.
     """
 
-    epochs: int = 60
+    epochs: int = 90
     identities_per_batch: int = 16
     images_per_identity: int = 4
     learning_rate: float = 2e-3
@@ -65,7 +74,9 @@ class TrainingConfig:
     embedding_dim: int = 128
     dropout: float = 0.0
     weight_decay: float = 0.0
-    augment: Augmentation | None = Augmentation()
+    standardize: bool = True
+    test_time_zooms: tuple[float, ...] | None = (0.9, 1.0, 1.1)
+    augment: Augmentation | None = Augmentation(max_zoom=0.2, max_rotation=12.0)
     seed: int = 0
 
 
@@ -150,6 +161,9 @@ def train_verification_model(
         embedding_dim=config.embedding_dim,
         dropout=config.dropout,
         normalize=True,
+        standardize=config.standardize,
+        test_time_zooms=config.test_time_zooms,
+        test_time_flip=config.augment is not None and config.augment.flip,
     )
     if config.loss == "triplet":
         margin = 0.3 if config.margin is None else config.margin

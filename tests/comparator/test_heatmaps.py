@@ -8,7 +8,7 @@ from siamesekit.comparator import heatmaps
 from siamesekit.errors import InvalidArgumentError
 
 
-def _tower(pooling="flatten", normalize=False, input_shape=(32, 32, 3)):
+def _tower(pooling="flatten", normalize=False, input_shape=(32, 32, 3), **options):
     tower = siamesekit.EmbeddingTower(
         backbone="small_cnn",
         input_shape=input_shape,
@@ -17,6 +17,7 @@ def _tower(pooling="flatten", normalize=False, input_shape=(32, 32, 3)):
         dense_units=16,
         embedding_dim=8,
         normalize=normalize,
+        **options,
     )
     tower.build((None,) + input_shape)
     return tower
@@ -86,6 +87,43 @@ def test_attribution_also_sums_under_bfloat16(rng):
     result = comparator.compare(images[0], images[1], method="attribution")
     assert result.heatmap.sum(dtype=np.float64) == pytest.approx(
         result.similarity, abs=1e-5
+    )
+
+
+def test_attribution_sums_with_a_standardized_embedding(rng):
+    tower = _tower(normalize=True, standardize=True)
+    # Moving statistics far from the initial (0, 1), so the fold matters.
+    tower.standardization.moving_mean.assign(rng.normal(size=8))
+    tower.standardization.moving_variance.assign(rng.uniform(0.2, 3.0, size=8))
+    comparator = siamesekit.Comparator(tower, precision="float32")
+    first, second = rng.integers(0, 256, size=(2, 32, 32, 3)).astype(np.uint8)
+    result = comparator.compare(first, second, method="attribution")
+    assert result.heatmap.sum(dtype=np.float64) == pytest.approx(
+        result.similarity, abs=1e-5
+    )
+    # Without biases and means, the position terms alone give the cosine.
+    for layer in (tower.hidden, tower.embedding):
+        kernel, bias = layer.get_weights()
+        layer.set_weights([kernel, np.zeros_like(bias)])
+    tower.standardization.moving_mean.assign(np.zeros(8))
+    pixels = np.stack([first, second]).astype("float32")
+    embeddings = ops.convert_to_numpy(tower(pixels)).astype(np.float64)
+    query = embeddings[1] / np.prod(np.linalg.norm(embeddings, axis=1))
+    terms = heatmaps._contributions(_feature_map(tower, pixels[0]), tower, query)
+    assert terms.sum() == pytest.approx(embeddings[0] @ query, rel=1e-4)
+
+
+def test_attribution_refuses_towers_that_average_views(rng):
+    tower = _tower(normalize=True, test_time_zooms=(0.9, 1.0))
+    comparator = siamesekit.Comparator(tower, precision="float32")
+    first, second = rng.integers(0, 256, size=(2, 32, 32, 3)).astype(np.uint8)
+    with pytest.raises(InvalidArgumentError, match="averages 2 test-time views"):
+        comparator.compare(first, second, method="attribution")
+    # The features map works, and its scores are those of the averaged views.
+    result = comparator.compare(first, second)
+    embeddings = ops.convert_to_numpy(tower(np.stack([first, second])))
+    assert result.similarity == pytest.approx(
+        float(embeddings[0] @ embeddings[1]), abs=1e-5
     )
 
 

@@ -1,3 +1,4 @@
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -57,6 +58,88 @@ def test_normalize_gives_unit_vectors(rng):
     np.testing.assert_allclose(norms, np.ones(4), rtol=1e-5)
 
 
+def _standardized_and_plain_towers(rng, pixels):
+    tower = small_tower(standardize=True)
+    plain = small_tower()
+    tower(pixels)
+    plain(pixels)
+    plain.set_weights(tower.get_weights()[: len(plain.weights)])
+    return tower, plain
+
+
+def test_standardize_uses_batch_statistics_in_training(rng):
+    pixels = images(rng, 16)
+    tower, plain = _standardized_and_plain_towers(rng, pixels)
+    raw = keras.ops.convert_to_numpy(plain(pixels, training=True))
+    epsilon = tower.standardization.epsilon
+    expected = (raw - raw.mean(axis=0)) / np.sqrt(raw.var(axis=0) + epsilon)
+    standardized = keras.ops.convert_to_numpy(tower(pixels, training=True))
+    np.testing.assert_allclose(standardized, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(standardized.mean(axis=0), np.zeros(4), atol=1e-4)
+
+
+def test_standardize_uses_the_moving_statistics_at_inference(rng):
+    pixels = images(rng, 3)
+    tower, plain = _standardized_and_plain_towers(rng, pixels)
+    mean, variance = rng.normal(size=4), rng.uniform(0.5, 2.0, size=4)
+    tower.standardization.moving_mean.assign(mean)
+    tower.standardization.moving_variance.assign(variance)
+    epsilon = tower.standardization.epsilon
+    expected = (keras.ops.convert_to_numpy(plain(pixels)) - mean) / np.sqrt(
+        variance + epsilon
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(tower(pixels)), expected, rtol=1e-5, atol=1e-5
+    )
+
+
+def _zoomed_with_opencv(image, factor):
+    height, width = image.shape[:2]
+    inverse = 1.0 / factor
+    output_to_input = np.array(
+        [
+            [inverse, 0.0, (width - 1) / 2 * (1 - inverse)],
+            [0.0, inverse, (height - 1) / 2 * (1 - inverse)],
+        ]
+    )
+    zoomed = cv2.warpAffine(
+        image[..., 0],
+        output_to_input,
+        (width, height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT,
+    )
+    return zoomed[..., np.newaxis]
+
+
+def test_test_time_views_average_zoomed_and_mirrored_embeddings(rng):
+    views = small_tower(
+        normalize=True, test_time_zooms=(0.8, 1.25), test_time_flip=True
+    )
+    single = small_tower(normalize=True)
+    pixels = images(rng, 3)
+    views(pixels)
+    single(pixels)
+    single.set_weights(views.get_weights())
+    assert views.num_test_time_views == 4
+
+    expected = []
+    for image in pixels:
+        zoomed = [_zoomed_with_opencv(image, factor) for factor in (0.8, 1.25)]
+        batch = np.stack(zoomed + [view[:, ::-1] for view in zoomed])
+        mean = keras.ops.convert_to_numpy(single(batch)).mean(axis=0)
+        expected.append(mean / np.linalg.norm(mean))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(views(pixels)), expected, atol=1e-4
+    )
+    # Training sees each image once, as it is.
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(views(pixels, training=True)),
+        keras.ops.convert_to_numpy(single(pixels, training=True)),
+        atol=1e-5,
+    )
+
+
 def test_vgg16_preprocessing_matches_keras_applications(rng):
     tower = siamesekit.EmbeddingTower(input_shape=(32, 32, 3), weights=None)
     pixels = images(rng, 2, (32, 32, 3))
@@ -105,7 +188,14 @@ def test_trainable_backbone_layers():
 
 
 def test_config_round_trip_gives_identical_outputs(rng):
-    tower = small_tower(pooling="avg", normalize=True, dropout=0.1)
+    tower = small_tower(
+        pooling="avg",
+        normalize=True,
+        dropout=0.1,
+        standardize=True,
+        test_time_zooms=(0.9, 1.0),
+        test_time_flip=True,
+    )
     pixels = images(rng)
     expected = keras.ops.convert_to_numpy(tower(pixels))
     restored = siamesekit.EmbeddingTower.from_config(tower.get_config())
@@ -139,6 +229,9 @@ def test_works_inside_a_functional_model_and_reloads_safely(rng, tmp_path):
         ({"input_shape": (4, 4, 1)}, "at least 8x8"),
         ({"dropout": 1.0}, "Received: dropout=1.0"),
         ({"trainable_backbone_layers": -2}, "trainable_backbone_layers=-2"),
+        ({"test_time_zooms": ()}, "Received: test_time_zooms=\\(\\)"),
+        ({"test_time_zooms": (1.0, 0.0)}, "in \\(0, 2.0\\]"),
+        ({"test_time_zooms": "big"}, "Received: test_time_zooms='big'"),
     ],
 )
 def test_bad_arguments_give_clear_errors(options, message):
