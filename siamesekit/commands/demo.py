@@ -96,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
         # AUC peaks after a few epochs (0.83 after 4, 0.75 after 12) and
         # dropout does not help, so train briefly.
         dropout=0.0,
+        # Measured the same way (two seeds): in 4 epochs, standardized
+        # embeddings reach AUC 0.81-0.82 instead of 0.83, and test-time
+        # views change nothing.
+        standardize=False,
+        test_time_zooms=None,
         # Mirrored digits are other symbols.
         augment=Augmentation(flip=False, max_shift=0.06, brightness=0.05),
         seed=args.seed,

@@ -163,10 +163,10 @@ class EmbeddingTower(keras.layers.Layer):
 
     backbone -> flatten or pooling -> `Dense(dense_units, relu)` ->
     `Dense(embedding_dim)` [-> standardization] [-> L2 normalization]. The
-    backbone's own
-    preprocessing runs inside the tower, so callers pass raw pixels in
-    [0, 255]. Grey images are repeated to three channels for RGB backbones.
-    The embedding is always float32, also under a mixed precision policy.
+    backbone's own preprocessing runs inside the tower, so callers pass raw
+    pixels in [0, 255]. Grey images are repeated to three channels for RGB
+    backbones. The embedding is always float32, also under a mixed precision
+    policy.
 
     Args:
         backbone: string, the backbone name: `"vgg16"`, `"vgg19"`,
@@ -198,7 +198,8 @@ class EmbeddingTower(keras.layers.Layer):
             inference (not in training) the embedding is the mean of the
             embeddings of the image zoomed by each factor about its centre
             (`1.0` is the image as it is; borders filled by reflection),
-            re-normalized if `normalize`. Defaults to `None`: one view.
+            re-normalized if `normalize`; each view costs one forward pass.
+            Defaults to `None`: one view.
         test_time_flip: bool, whether inference also averages in the
             mirror image of every view. Defaults to `False`.
         trainable_backbone_layers: int, how many of the backbone's last
