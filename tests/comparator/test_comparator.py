@@ -13,13 +13,14 @@ from siamesekit.errors import (
 )
 
 
-def _model(threshold=0.5, input_shape=(32, 32, 3)):
+def _model(threshold=0.5, input_shape=(32, 32, 3), **options):
     tower = siamesekit.EmbeddingTower(
         backbone="small_cnn",
         input_shape=input_shape,
         weights=None,
         dense_units=16,
         embedding_dim=8,
+        **options,
     )
     model = siamesekit.SiameseModel(tower, threshold=threshold)
     shape = (None,) + input_shape
@@ -161,6 +162,40 @@ def test_from_saved_round_trip(tmp_path, images):
     broken.write_bytes(b"not a zip file")
     with pytest.raises(ModelFileError, match="broken.keras"):
         siamesekit.Comparator.from_saved(broken)
+
+
+def test_standardized_tower_with_views_scores_the_same_after_reload(
+    tmp_path, images, rng
+):
+    model = _model(
+        normalize=True,
+        standardize=True,
+        test_time_zooms=(0.9, 1.0, 1.1),
+        test_time_flip=True,
+    )
+    standardization = model.tower.standardization
+    standardization.moving_mean.assign(rng.normal(size=8))
+    standardization.moving_variance.assign(rng.uniform(0.2, 3.0, size=8))
+    pixels = images.astype("float32")
+    expected = ops.convert_to_numpy(model((pixels[:2], pixels[2:])))
+    path = tmp_path / "views.keras"
+    model.save(path)
+    loaded = siamesekit.Comparator.from_saved(path, precision="float32")
+    assert loaded.tower.num_test_time_views == 6
+    for method in (None, "features"):
+        results = loaded.compare_many(
+            [(images[0], images[2]), (images[1], images[3])], method=method
+        )
+        distances = [result.distance for result in results]
+        np.testing.assert_allclose(distances, expected, rtol=1e-5)
+    # The mixed precision copy keeps the moving statistics.
+    copy = siamesekit.Comparator(model, precision="mixed_bfloat16").tower
+    assert copy is not model.tower
+    for name in ("moving_mean", "moving_variance"):
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(getattr(copy.standardization, name)),
+            ops.convert_to_numpy(getattr(standardization, name)),
+        )
 
 
 def test_bad_inputs_are_typed_errors(tmp_path, images):
