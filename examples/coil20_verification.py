@@ -58,7 +58,8 @@ def main():
 
     result = evaluate_verification(model, images[test], objects[test])
     model.threshold = result.threshold
-    print(f"Trained {args.epochs} epochs in {seconds:.0f} s on {os.cpu_count()} CPUs")
+    cpus = len(os.sched_getaffinity(0))
+    print(f"Trained {args.epochs} epochs in {seconds:.0f} s on {cpus} CPUs")
     print(f"Objects 15-20: {result.summary()}")
 
     os.makedirs(args.out, exist_ok=True)
