@@ -193,7 +193,9 @@ class EmbeddingTower(keras.layers.Layer):
             normalization. Centred embeddings spread over the whole sphere:
             trained with the batch-hard triplet loss, unstandardized ones can
             collapse into a narrow cone where every cosine similarity is
-            near 1. Defaults to `False`.
+            near 1. The moving statistics (momentum 0.9) need a few dozen
+            training steps to settle; after shorter trainings inference
+            embeddings are not yet centred. Defaults to `False`.
         test_time_zooms: list of zoom factors in (0, 2], or `None`. At
             inference (not in training) the embedding is the mean of the
             embeddings of the image zoomed by each factor about its centre
