@@ -346,8 +346,11 @@ class EmbeddingTower(keras.layers.Layer):
     @property
     def num_test_time_views(self) -> int:
         """How many views of each image inference averages (1: none)."""
-        zooms = len(self.test_time_zooms or (1.0,))
-        return zooms * (2 if self.test_time_flip else 1)
+        return len(self._view_zooms) * (2 if self.test_time_flip else 1)
+
+    @property
+    def _view_zooms(self) -> tuple[float, ...]:
+        return self.test_time_zooms or (1.0,)
 
     def preprocess(self, images):
         """Turns raw 0-255 pixels into what the backbone expects."""
@@ -392,7 +395,7 @@ class EmbeddingTower(keras.layers.Layer):
     def _embed_views(self, inputs):
         """Mean embedding of the test-time views, embedded in one batch."""
         images = ops.cast(inputs, "float32")
-        views = [_zoom(images, zoom) for zoom in self.test_time_zooms or (1.0,)]
+        views = [_zoom(images, zoom) for zoom in self._view_zooms]
         if self.test_time_flip:
             views += [ops.flip(view, axis=2) for view in views]
         embeddings = self._embed(ops.concatenate(views, axis=0), training=False)

@@ -28,6 +28,20 @@ def _feature_map(tower, image):
     return ops.convert_to_numpy(features)[0]
 
 
+def _zero_dense_biases(tower):
+    for layer in (tower.hidden, tower.embedding):
+        kernel, bias = layer.get_weights()
+        layer.set_weights([kernel, np.zeros_like(bias)])
+
+
+def _position_terms_and_cosine(tower, images):
+    """Sum of image 0's position terms, and cos(e_0, e_1), both in float64."""
+    embeddings = ops.convert_to_numpy(tower(images)).astype(np.float64)
+    query = embeddings[1] / np.prod(np.linalg.norm(embeddings, axis=1))
+    terms = heatmaps._contributions(_feature_map(tower, images[0]), tower, query)
+    return terms.sum(), embeddings[0] @ query
+
+
 def test_feature_map_is_half_one_minus_cosine():
     # Position 0: orthogonal -> (1 - 0) / 2; position 1: parallel -> 0.
     stage1_a = np.array([[[[1.0, 0.0], [3.0, 4.0]]]])
@@ -102,15 +116,11 @@ def test_attribution_sums_with_a_standardized_embedding(rng):
         result.similarity, abs=1e-5
     )
     # Without biases and means, the position terms alone give the cosine.
-    for layer in (tower.hidden, tower.embedding):
-        kernel, bias = layer.get_weights()
-        layer.set_weights([kernel, np.zeros_like(bias)])
+    _zero_dense_biases(tower)
     tower.standardization.moving_mean.assign(np.zeros(8))
     pixels = np.stack([first, second]).astype("float32")
-    embeddings = ops.convert_to_numpy(tower(pixels)).astype(np.float64)
-    query = embeddings[1] / np.prod(np.linalg.norm(embeddings, axis=1))
-    terms = heatmaps._contributions(_feature_map(tower, pixels[0]), tower, query)
-    assert terms.sum() == pytest.approx(embeddings[0] @ query, rel=1e-4)
+    terms, cosine = _position_terms_and_cosine(tower, pixels)
+    assert terms == pytest.approx(cosine, rel=1e-4)
 
 
 def test_attribution_refuses_towers_that_average_views(rng):
@@ -132,15 +142,10 @@ def test_position_terms_are_exact_without_biases(rng):
     # alone must add up to e_a . e_b / (|e_a| |e_b|).
     for pooling in ("flatten", "avg", "max"):
         tower = _tower(pooling)
-        for layer in (tower.hidden, tower.embedding):
-            kernel, bias = layer.get_weights()
-            layer.set_weights([kernel, np.zeros_like(bias)])
+        _zero_dense_biases(tower)
         images = rng.uniform(0, 255, size=(2, 32, 32, 3)).astype("float32")
-        embeddings = ops.convert_to_numpy(tower(images)).astype(np.float64)
-        query = embeddings[1] / np.prod(np.linalg.norm(embeddings, axis=1))
-        terms = heatmaps._contributions(_feature_map(tower, images[0]), tower, query)
-        cosine = embeddings[0] @ query
-        assert terms.sum() == pytest.approx(cosine, rel=1e-4), pooling
+        terms, cosine = _position_terms_and_cosine(tower, images)
+        assert terms == pytest.approx(cosine, rel=1e-4), pooling
 
 
 def test_attribution_matches_stylianou_formula(rng):
