@@ -14,7 +14,7 @@ weights: speed does not depend on them), at 224x224:
 Rounds are interleaved so that load from other processes hits every method
 alike; the best round of each is reported. Run:
 
-    .venv/bin/python benchmarks/bench_comparator.py [--pairs 4] [--rounds 3]
+    .venv/bin/python benchmarks/bench_comparator.py [--pairs 4] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def naive_compare(model, extractor, first: str, second: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
     tower = siamesekit.EmbeddingTower(

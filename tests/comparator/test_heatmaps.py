@@ -65,6 +65,24 @@ def test_dead_features_give_zero_not_nan():
     assert np.isfinite(result).all() and not result.any()
 
 
+def test_bfloat16_features_map_stays_close_to_float32_arithmetic(rng):
+    # ReLU-like stages of 2 pairs, already rounded to bfloat16 as a
+    # mixed_bfloat16 tower outputs them.
+    shapes = [(2, 8, 8, 64), (2, 4, 4, 512)]
+    stages_a = [np.maximum(rng.normal(size=shape), 0) * 40 for shape in shapes]
+    stages_b = [np.maximum(a + rng.normal(size=a.shape) * 20, 0) for a in stages_a]
+    as_bfloat16 = [[ops.cast(x, "bfloat16") for x in xs] for xs in (stages_a, stages_b)]
+    exact = [[ops.cast(x, "float32") for x in xs] for xs in as_bfloat16]
+    fast_map = heatmaps.feature_distance_map(*as_bfloat16, (8, 8))
+    exact_map = heatmaps.feature_distance_map(*exact, (8, 8))
+    assert ops.convert_to_numpy(fast_map).dtype == np.float32
+    # Sums rounded to bfloat16 (relative error 2**-8) move (1 - cos) / 2 by at
+    # most about 2**-8.
+    np.testing.assert_allclose(fast_map, exact_map, atol=2**-8)
+    same = heatmaps.feature_distance_map(as_bfloat16[0], as_bfloat16[0], (8, 8))
+    assert not ops.convert_to_numpy(same).any()
+
+
 def test_identical_images_give_all_zero_maps(rng):
     comparator = siamesekit.Comparator(_tower(), precision="float32")
     image = rng.integers(0, 256, size=(32, 32, 3)).astype(np.uint8)
