@@ -58,7 +58,7 @@ def test_normalize_gives_unit_vectors(rng):
     np.testing.assert_allclose(norms, np.ones(4), rtol=1e-5)
 
 
-def _standardized_and_plain_towers(rng, pixels):
+def _standardized_and_plain_towers(pixels):
     tower = small_tower(standardize=True)
     plain = small_tower()
     tower(pixels)
@@ -69,7 +69,7 @@ def _standardized_and_plain_towers(rng, pixels):
 
 def test_standardize_uses_batch_statistics_in_training(rng):
     pixels = images(rng, 16)
-    tower, plain = _standardized_and_plain_towers(rng, pixels)
+    tower, plain = _standardized_and_plain_towers(pixels)
     raw = keras.ops.convert_to_numpy(plain(pixels, training=True))
     epsilon = tower.standardization.epsilon
     expected = (raw - raw.mean(axis=0)) / np.sqrt(raw.var(axis=0) + epsilon)
@@ -80,7 +80,7 @@ def test_standardize_uses_batch_statistics_in_training(rng):
 
 def test_standardize_uses_the_moving_statistics_at_inference(rng):
     pixels = images(rng, 3)
-    tower, plain = _standardized_and_plain_towers(rng, pixels)
+    tower, plain = _standardized_and_plain_towers(pixels)
     mean, variance = rng.normal(size=4), rng.uniform(0.5, 2.0, size=4)
     tower.standardization.moving_mean.assign(mean)
     tower.standardization.moving_variance.assign(variance)
