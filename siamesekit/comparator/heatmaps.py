@@ -116,10 +116,10 @@ def _contributions(feature_map, tower, query):
     """Per-position contributions `S(i)` of one image's embedding to `e . query`.
 
     The head of an `EmbeddingTower` is pooling -> Dense(relu) -> Dense
-    [-> standardization, affine at inference] [-> L2 normalization]. With
-    the ReLU pattern and max-pooling winners of this image held fixed, the
-    embedding is exactly a sum of one linear term per position plus a bias
-    term, so `S(i) = term_i . query`.
+    [-> standardization] [-> whitening] [-> L2 normalization], the middle two
+    affine at inference. With the ReLU pattern and max-pooling winners of
+    this image held fixed, the embedding is exactly a sum of one linear
+    term per position plus a bias term, so `S(i) = term_i . query`.
     """
     grid_height, grid_width, channels = feature_map.shape
     positions = grid_height * grid_width
@@ -140,6 +140,14 @@ def _contributions(feature_map, tower, query):
         scale = 1.0 / np.sqrt(variance + layer.epsilon)
         embedding_kernel = embedding_kernel * scale
         embedding_bias = (embedding_bias - mean) * scale
+    if tower.whitening is not None:
+        # So is the whitening: `(x - mean) @ matrix`.
+        mean, matrix = (
+            np.asarray(w, np.float64)
+            for w in (tower.whitening.mean, tower.whitening.matrix)
+        )
+        embedding_kernel = embedding_kernel @ matrix
+        embedding_bias = (embedding_bias - mean) @ matrix
     if tower.pooling == "flatten":
         # Flatten orders the vector position by position, channels inside.
         kernel = hidden_kernel.reshape(positions, channels, -1)

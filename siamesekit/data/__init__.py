@@ -1,6 +1,7 @@
 """Reading images and building datasets of pairs."""
 
 from siamesekit.data.augmentation import Augmentation
+from siamesekit.data.face_alignment import AlignedFaces, align_faces
 from siamesekit.data.identity_batches import identity_batch_dataset
 from siamesekit.data.image_folder import (
     LabelledImages,
@@ -12,9 +13,11 @@ from siamesekit.data.pairs import pair_dataset, pair_dataset_from_directory
 from siamesekit.data.splits import IdentitySplit, split_by_identity
 
 __all__ = [
+    "AlignedFaces",
     "Augmentation",
     "IdentitySplit",
     "LabelledImages",
+    "align_faces",
     "identity_batch_dataset",
     "list_image_folder",
     "load_image",

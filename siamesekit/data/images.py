@@ -152,7 +152,8 @@ def _convert_channels(pixels: np.ndarray, channels: int | None) -> np.ndarray:
     return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)[:, :, np.newaxis]
 
 
-def _resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resizes `(height, width, channels)` pixels as `load_image` does."""
     height, width = size
     if pixels.shape[:2] == (height, width):
         return pixels
@@ -253,5 +254,5 @@ def load_image(
     pixels = _as_pixels(array, name)
     pixels = _convert_channels(pixels, channels)
     if size is not None:
-        pixels = _resize(pixels, tuple(int(dim) for dim in size))
+        pixels = resize_pixels(pixels, tuple(int(dim) for dim in size))
     return np.ascontiguousarray(pixels, dtype=np.float32)

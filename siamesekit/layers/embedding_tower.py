@@ -3,11 +3,13 @@
 import os
 
 import keras
+import numpy as np
 from keras import ops
 
 from siamesekit.dtype_policy import dtype_policy_scope
 from siamesekit.errors import InvalidArgumentError, WeightsUnavailableError
 from siamesekit.layers.backbones import get_backbone_spec, keras_cache_dir
+from siamesekit.layers.whitening import EmbeddingWhitening
 
 # ImageNet channel statistics used by the "caffe" and "torch" preprocessing.
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -162,11 +164,11 @@ class EmbeddingTower(keras.layers.Layer):
     """Maps an image to an embedding vector; one instance serves both inputs.
 
     backbone -> flatten or pooling -> `Dense(dense_units, relu)` ->
-    `Dense(embedding_dim)` [-> standardization] [-> L2 normalization]. The
-    backbone's own preprocessing runs inside the tower, so callers pass raw
-    pixels in [0, 255]. Grey images are repeated to three channels for RGB
-    backbones. The embedding is always float32, also under a mixed precision
-    policy.
+    `Dense(embedding_dim)` [-> standardization] [-> whitening, at inference]
+    [-> L2 normalization]. The backbone's own preprocessing runs inside the
+    tower, so callers pass raw pixels in [0, 255]. Grey images are repeated
+    to three channels for RGB backbones. The embedding is always float32,
+    also under a mixed precision policy.
 
     Args:
         backbone: string, the backbone name: `"vgg16"`, `"vgg19"`,
@@ -204,6 +206,10 @@ class EmbeddingTower(keras.layers.Layer):
             Defaults to `None`: one view.
         test_time_flip: bool, whether inference also averages in the
             mirror image of every view. Defaults to `False`.
+        whitening: float or `None`. A float adds an `EmbeddingWhitening`
+            with that regularization before the L2 normalization, used at
+            inference only and fitted after training by `adapt_whitening`
+            (the identity until then). Defaults to `None`: no whitening.
         trainable_backbone_layers: int, how many of the backbone's last
             layers with weights are trained: `0` freezes the backbone, `-1`
             trains all of it. Defaults to `None`: frozen when pretrained
@@ -238,6 +244,7 @@ class EmbeddingTower(keras.layers.Layer):
         standardize=False,
         test_time_zooms=None,
         test_time_flip=False,
+        whitening=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -319,6 +326,11 @@ class EmbeddingTower(keras.layers.Layer):
                 dtype="float32",
                 name="standardization",
             )
+        self.whitening = None
+        if whitening is not None:
+            self.whitening = EmbeddingWhitening(
+                whitening, dtype="float32", name="whitening"
+            )
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -342,6 +354,8 @@ class EmbeddingTower(keras.layers.Layer):
         self.embedding.build(pooled_shape[:-1] + (self.dense_units,))
         if self.standardization is not None:
             self.standardization.build((None, self.embedding_dim))
+        if self.whitening is not None:
+            self.whitening.build((None, self.embedding_dim))
 
     @property
     def num_test_time_views(self) -> int:
@@ -373,15 +387,56 @@ class EmbeddingTower(keras.layers.Layer):
 
     def head(self, feature_map, training=None):
         """Maps the backbone's last feature map to the embedding."""
+        x = self._unwhitened_head(feature_map, training=training)
+        if self.whitening is not None and not training:
+            x = self.whitening(x)
+        if self.normalize:
+            x = _unit_length(x)
+        return x
+
+    def _unwhitened_head(self, feature_map, training=None):
         x = self.pool(feature_map)
         x = self.hidden(x)
         x = self.dropout_layer(x, training=training)
         x = self.embedding(x)
         if self.standardization is not None:
             x = self.standardization(x, training=training)
-        if self.normalize:
-            x = _unit_length(x)
         return x
+
+    def adapt_whitening(self, images, batch_size=64):
+        """Fits the whitening to the embeddings of `images` and their views.
+
+        Call it after training, with the training images (0-255, the
+        tower's input shape): the whitening learns their covariance from
+        every test-time view, as embedded before whitening and
+        normalization.
+
+        Args:
+            images: array `(num_images, height, width, channels)`.
+            batch_size: int, images per forward pass. Defaults to `64`.
+        """
+        if self.whitening is None:
+            raise InvalidArgumentError(
+                "This tower has no whitening; make it with whitening=0.01 "
+                "(the regularization) to use adapt_whitening."
+            )
+        images = np.asarray(images, np.float32)
+        if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.image_shape):
+            raise InvalidArgumentError(
+                "`adapt_whitening` needs images of shape (num_images, "
+                f"{', '.join(map(str, self.image_shape))}). Received shape "
+                f"{images.shape}."
+            )
+        if not self.built:
+            self.build((None,) + tuple(images.shape[1:]))
+        embeddings = []
+        for start in range(0, len(images), batch_size):
+            batch = ops.convert_to_tensor(images[start : start + batch_size])
+            for view in self._views(batch):
+                features = self.backbone(self.preprocess(view), training=False)
+                embedded = self._unwhitened_head(features, training=False)
+                embeddings.append(ops.convert_to_numpy(embedded))
+        self.whitening.adapt(np.concatenate(embeddings))
 
     def call(self, inputs, training=None):
         if training or self.num_test_time_views == 1:
@@ -394,16 +449,21 @@ class EmbeddingTower(keras.layers.Layer):
 
     def _embed_views(self, inputs):
         """Mean embedding of the test-time views, embedded in one batch."""
-        images = ops.cast(inputs, "float32")
-        views = [_zoom(images, zoom) for zoom in self._view_zooms]
-        if self.test_time_flip:
-            views += [ops.flip(view, axis=2) for view in views]
+        views = self._views(inputs)
         embeddings = self._embed(ops.concatenate(views, axis=0), training=False)
         embeddings = ops.reshape(
             embeddings, (len(views), ops.shape(inputs)[0], self.embedding_dim)
         )
         mean = ops.mean(embeddings, axis=0)
         return _unit_length(mean) if self.normalize else mean
+
+    def _views(self, inputs):
+        """The test-time views of a batch: each zoom, then their mirrors."""
+        images = ops.cast(inputs, "float32")
+        views = [_zoom(images, zoom) for zoom in self._view_zooms]
+        if self.test_time_flip:
+            views += [ops.flip(view, axis=2) for view in views]
+        return views
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.embedding_dim)
@@ -423,6 +483,9 @@ class EmbeddingTower(keras.layers.Layer):
                 "standardize": self.standardize,
                 "test_time_zooms": self.test_time_zooms,
                 "test_time_flip": self.test_time_flip,
+                "whitening": self.whitening.regularization
+                if self.whitening is not None
+                else None,
             }
         )
         return config

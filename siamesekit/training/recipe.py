@@ -55,6 +55,12 @@ class TrainingConfig:
             at inference (see `EmbeddingTower`), mirrored too when `augment`
             flips; `None` for one view. Defaults to `(0.9, 1.0, 1.1)`, inside
             the zoom range of the default augmentation.
+        whitening: regularization of the `EmbeddingWhitening` fitted, after
+            training, to the embeddings of the training images and their
+            test-time views; `None` for no whitening. Defaults to `0.01`:
+            on two validation splits of ORL faces (trained on 20 people,
+            tested on 10 others) it lowered the EER from 0.038 to 0.020 and
+            from 0.053 to 0.036.
         augment: the `Augmentation`, or `None`. Defaults to
             `Augmentation(max_zoom=0.2, max_rotation=12.0)`: faces and objects
             are photographed at varying distances and tilts.
@@ -76,6 +82,7 @@ class TrainingConfig:
     weight_decay: float = 0.0
     standardize: bool = True
     test_time_zooms: tuple[float, ...] | None = (0.9, 1.0, 1.1)
+    whitening: float | None = 0.01
     augment: Augmentation | None = Augmentation(max_zoom=0.2, max_rotation=12.0)
     seed: int = 0
 
@@ -95,7 +102,8 @@ def train_verification_model(
     The tower (L2-normalized embeddings) is trained by an
     `InBatchPairModel` on P x K batches (batch-hard triplet or all-pairs
     contrastive loss) with augmentation and a cosine learning-rate
-    schedule; the result is a `SiameseModel` on that tower. Its `threshold`
+    schedule, then its whitening is fitted to the training images; the
+    result is a `SiameseModel` on that tower. Its `threshold`
     is provisional: set it from `evaluate_verification` on held-out
     identities.
 
@@ -164,6 +172,7 @@ def train_verification_model(
         standardize=config.standardize,
         test_time_zooms=config.test_time_zooms,
         test_time_flip=config.augment is not None and config.augment.flip,
+        whitening=config.whitening,
     )
     if config.loss == "triplet":
         margin = 0.3 if config.margin is None else config.margin
@@ -202,4 +211,6 @@ def train_verification_model(
         # The batches are already drawn at random.
         shuffle=False,
     )
+    if tower.whitening is not None:
+        tower.adapt_whitening(images)
     return trainer.siamese_model(), history

@@ -141,6 +141,18 @@ def test_attribution_sums_with_a_standardized_embedding(rng):
     assert terms == pytest.approx(cosine, rel=1e-4)
 
 
+def test_attribution_sums_with_a_whitened_embedding(rng):
+    tower = _tower(normalize=True, whitening=0.01)
+    tower.adapt_whitening(rng.integers(0, 256, size=(24, 32, 32, 3)))
+    assert not np.allclose(tower.whitening.matrix, np.eye(8), atol=0.1)
+    comparator = siamesekit.Comparator(tower, precision="float32")
+    first, second = rng.integers(0, 256, size=(2, 32, 32, 3)).astype(np.uint8)
+    result = comparator.compare(first, second, method="attribution")
+    assert result.heatmap.sum(dtype=np.float64) == pytest.approx(
+        result.similarity, abs=1e-5
+    )
+
+
 def test_attribution_refuses_towers_that_average_views(rng):
     tower = _tower(normalize=True, test_time_zooms=(0.9, 1.0))
     comparator = siamesekit.Comparator(tower, precision="float32")
