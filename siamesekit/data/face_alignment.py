@@ -79,6 +79,8 @@ def _check_images(images) -> np.ndarray:
         )
     if not np.issubdtype(images.dtype, np.number):
         raise ImageError(f"`images` must be numeric. Received dtype {images.dtype}.")
+    if not np.isfinite(images).all():
+        raise ImageError("`images` contains NaN or infinite pixels.")
     return images
 
 
@@ -184,6 +186,20 @@ def align_faces(
     ```
     """
     images = _check_images(images)
+    if np.asarray(template).shape != (len(LANDMARK_NAMES), 2):
+        raise InvalidArgumentError(
+            "`template` must be an array (5, 2) of (x, y) fractions. Received "
+            f"shape {np.asarray(template).shape}."
+        )
+    if size is not None and not (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in size)
+    ):
+        raise InvalidArgumentError(
+            "`size` must be (height, width) with positive integers, or None. "
+            f"Received: size={size!r}"
+        )
     if on_missing not in _ON_MISSING:
         raise InvalidArgumentError(
             f"`on_missing` must be one of {_ON_MISSING}. Received: "

@@ -16,9 +16,10 @@ class EmbeddingWhitening(keras.layers.Layer):
     Metric learning on few identities leaves some embedding directions with
     much more spread than others, and those dominate every distance.
     Whitening with the covariance of the training embeddings gives each
-    direction the same weight. The eigenvalues are regularized: `matrix` is
-    `C^(-1/2)` of `C + regularization * max_eigenvalue(C) * I`, so
-    directions the training images hardly use are not blown up.
+    direction the same weight. The eigenvalues of the covariance `C` are
+    regularized: `matrix` is `(C + regularization * max_eigenvalue(C) * I)`
+    to the power -1/2, so directions the training images hardly use are not
+    blown up.
 
     Until `adapt` is called the layer is the identity. Its statistics are
     non-trainable weights: they travel in `.keras` files.

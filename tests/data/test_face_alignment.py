@@ -134,6 +134,12 @@ def test_bad_arguments_are_named():
         align_faces(np.zeros((1, 8, 8, 1)), on_missing="drop")
     with pytest.raises(ImageError, match=r"shape \(8, 8\)"):
         align_faces(np.zeros((8, 8)))
+    with pytest.raises(ImageError, match="NaN"):
+        align_faces(np.full((1, 8, 8, 1), np.nan))
+    with pytest.raises(InvalidArgumentError, match="template"):
+        align_faces(np.zeros((1, 8, 8, 1)), template=FACE_TEMPLATE[:2])
+    with pytest.raises(InvalidArgumentError, match="size=\\(32,\\)"):
+        align_faces(np.zeros((1, 8, 8, 1)), size=(32,))
 
 
 def test_mtcnn_aligns_a_real_photo():
