@@ -105,7 +105,10 @@ def detect_landmarks(images, *, detector=None, batch_size: int = 32) -> np.ndarr
         float array `(num_images, 5, 2)` of `(x, y)` in the order of
         `LANDMARK_NAMES`, NaN for images without a face.
     """
-    images = _check_images(images)
+    return _detect_landmarks(_check_images(images), detector, batch_size)
+
+
+def _detect_landmarks(images, detector, batch_size=32) -> np.ndarray:
     detector = detector or _load_detector()
     landmarks = np.full((len(images), len(LANDMARK_NAMES), 2), np.nan)
     for start in range(0, len(images), batch_size):
@@ -205,7 +208,7 @@ def align_faces(
             f"`on_missing` must be one of {_ON_MISSING}. Received: "
             f"on_missing={on_missing!r}"
         )
-    landmarks = detect_landmarks(images, detector=detector)
+    landmarks = _detect_landmarks(images, detector)
     missing = [int(i) for i in np.flatnonzero(np.isnan(landmarks).any(axis=(1, 2)))]
     if missing and on_missing == "raise":
         raise DatasetError(

@@ -413,7 +413,8 @@ class EmbeddingTower(keras.layers.Layer):
 
         Args:
             images: array `(num_images, height, width, channels)`.
-            batch_size: int, images per forward pass. Defaults to `64`.
+            batch_size: int, images per forward pass (each with all its
+                views). Defaults to `64`.
         """
         if self.whitening is None:
             raise InvalidArgumentError(
@@ -431,11 +432,11 @@ class EmbeddingTower(keras.layers.Layer):
             self.build((None,) + tuple(images.shape[1:]))
         embeddings = []
         for start in range(0, len(images), batch_size):
-            batch = ops.convert_to_tensor(images[start : start + batch_size])
-            for view in self._views(batch):
-                features = self.backbone(self.preprocess(view), training=False)
-                embedded = self._unwhitened_head(features, training=False)
-                embeddings.append(ops.convert_to_numpy(embedded))
+            # All views of the batch in one forward pass, as `_embed_views`.
+            views = ops.concatenate(self._views(images[start : start + batch_size]), 0)
+            features = self.backbone(self.preprocess(views), training=False)
+            embedded = self._unwhitened_head(features, training=False)
+            embeddings.append(ops.convert_to_numpy(embedded))
         self.whitening.adapt(np.concatenate(embeddings))
 
     def call(self, inputs, training=None):
