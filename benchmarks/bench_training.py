@@ -16,9 +16,15 @@ all three alike; the median epoch time of each is reported. Goals: ratio 1/2
 at least 1 (no slower than plain Keras) and an input-pipeline cost, 1 - 1/3,
 below 10% of the step time.
 
+With `--backends tensorflow jax torch`, set-up 1 runs on each Keras backend
+instead: one worker process per backend (a process has one backend), all
+started first and then told to run their epochs in turn, round after round,
+so that the backends are timed side by side too.
+
 Usage:
     python benchmarks/bench_training.py [--data ../shared/data/orl_faces]
         [--size 56 46] [--batch-size 32] [--steps 40] [--rounds 5]
+        [--backends tensorflow jax torch]
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import argparse
 import os
 import pathlib
 import statistics
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -103,37 +111,117 @@ def timed_epoch(model, dataset, steps):
     return timer.seconds
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--size", type=int, nargs=2, default=(56, 46))
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument("--backends", nargs="+", default=None)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args()
 
+
+def load_data(args):
     size = tuple(args.size)
     if os.path.isdir(args.data):
         folder = load_image_folder(args.data, size=size, channels=1)
-        images, labels = folder.images, folder.labels
-        source = f"{len(images)} images from {args.data}"
-    else:
-        rng = np.random.default_rng(0)
-        images = rng.integers(0, 256, (400,) + size + (1,), dtype=np.uint8)
-        labels = np.repeat(np.arange(40), 10)
-        source = f"400 random images ({args.data} is absent)"
-    image_shape = size + (1,)
-    pairs = args.batch_size * args.steps
+        return (
+            folder.images,
+            folder.labels,
+            f"{len(folder.images)} images from {args.data}",
+        )
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (400,) + size + (1,), dtype=np.uint8)
+    labels = np.repeat(np.arange(40), 10)
+    return images, labels, f"400 random images ({args.data} is absent)"
 
+
+def make_pipeline(args, images, labels):
     def pipeline(seed):
         return pair_dataset(
             images,
             labels,
             batch_size=args.batch_size,
-            pairs_per_epoch=pairs,
+            pairs_per_epoch=args.batch_size * args.steps,
             augment=True,
             seed=seed,
         ).repeat()
+
+    return pipeline
+
+
+def worker(args):
+    """One backend: an epoch per line read from stdin, its seconds printed."""
+    images, labels, _ = load_data(args)
+    model = siamese_model(tuple(args.size) + (1,))
+    dataset = make_pipeline(args, images, labels)(0)
+    timed_epoch(model, dataset, args.steps)  # traces the step function
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        print(timed_epoch(model, dataset, args.steps), flush=True)
+
+
+def compare_backends(args):
+    pairs = args.batch_size * args.steps
+    command = [
+        sys.executable, __file__, "--worker", "--data", args.data,
+        "--size", str(args.size[0]), str(args.size[1]),
+        "--batch-size", str(args.batch_size), "--steps", str(args.steps),
+    ]  # fmt: skip
+    workers = {}
+    for backend in args.backends:
+        environment = dict(os.environ, KERAS_BACKEND=backend)
+        workers[backend] = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=environment,
+        )
+    for backend, process in workers.items():
+        if process.stdout.readline().strip() != "ready":
+            raise SystemExit(f"the {backend} worker failed to start")
+    print(
+        f"SiameseModel.fit on pair_dataset, {args.size[0]}x{args.size[1]} grey, "
+        f"batch {args.batch_size} pairs, {args.steps} steps per epoch, "
+        f"{args.rounds} interleaved rounds, {usable_cpus()} CPUs, Keras "
+        f"{keras.__version__}"
+    )
+    seconds = {backend: [] for backend in workers}
+    for _ in range(args.rounds):
+        for backend, process in workers.items():
+            process.stdin.write("go\n")
+            process.stdin.flush()
+            seconds[backend].append(float(process.stdout.readline()))
+    for process in workers.values():
+        process.stdin.close()
+        process.wait()
+    rates = {
+        backend: pairs / statistics.median(values)
+        for backend, values in seconds.items()
+    }
+    first = args.backends[0]
+    for backend, rate in rates.items():
+        print(
+            f"  {backend:12s} {rate:8.0f} pairs/s (median of {args.rounds}), "
+            f"{rate / rates[first]:.2f}x {first}"
+        )
+
+
+def main():
+    args = parse_args()
+    if args.worker:
+        return worker(args)
+    if args.backends:
+        return compare_backends(args)
+
+    size = tuple(args.size)
+    images, labels, source = load_data(args)
+    image_shape = size + (1,)
+    pairs = args.batch_size * args.steps
+    pipeline = make_pipeline(args, images, labels)
 
     # The same number of batches, materialized once: only the train step.
     in_memory = list(pipeline(99).take(args.steps))

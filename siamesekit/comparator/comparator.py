@@ -10,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from siamesekit.comparator import heatmaps, rendering
+from siamesekit.comparator.compiled import compile_inference
 from siamesekit.comparator.decoding import decode_ahead
 from siamesekit.comparator.precision import resolve_precision, tower_in_precision
 from siamesekit.comparator.result import ComparisonResult
@@ -21,20 +22,6 @@ from siamesekit.models.siamese_model import SiameseModel
 
 # Runs longer than this many images show a progress bar when progress="auto".
 _AUTO_PROGRESS_IMAGES = 256
-
-
-def _compile(function):
-    """Traces `function` once per input signature with the Keras backend."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(function, reduce_retracing=True)
-    if backend == "jax":
-        import jax
-
-        return jax.jit(function)
-    return function
 
 
 def _as_image_list(images, argument: str) -> list:
@@ -187,7 +174,7 @@ class Comparator:
         def embed(images):
             return ops.cast(tower(images, training=False), "float32")
 
-        self._embed_function = _compile(embed)
+        self._embed_function = compile_inference(embed, tower.variables)
         if not self.supports_network_heatmaps:
             return
         backbone = tower.backbone
@@ -221,8 +208,8 @@ class Comparator:
             embeddings = ops.cast(tower.head(last, training=False), "float32")
             return embeddings, ops.cast(last, "float32")
 
-        self._features_function = _compile(features)
-        self._attribution_function = _compile(attribution)
+        self._features_function = compile_inference(features, tower.variables)
+        self._attribution_function = compile_inference(attribution, tower.variables)
 
     # Decoding -----------------------------------------------------------
 

@@ -71,6 +71,10 @@ def feature_distance_map(stages_a, stages_b, size):
     return ops.clip(ops.squeeze(mean, axis=-1), 0.0, 1.0)
 
 
+# Below the rounding error of the expanded distance (terms of at most 1).
+_ROUNDING_FLOOR = 1e-6
+
+
 def _sums_dtype(dtype):
     """The dtype `_unit_vector_distance` sums features of `dtype` in.
 
@@ -105,11 +109,14 @@ def _unit_vector_distance(a, b):
     dot = channel_sum(a * b)
     norm_a = ops.sqrt(squared_a) + _NORM_EPSILON
     norm_b = ops.sqrt(squared_b) + _NORM_EPSILON
-    return (
+    distance = (
         squared_a / (norm_a * norm_a)
         + squared_b / (norm_b * norm_b)
         - 2.0 * (dot / (norm_a * norm_b))
     ) / 4.0
+    # XLA (the JAX backend) may fuse the three terms differently, so equal
+    # inputs leave float32 rounding noise of ~1e-8 instead of an exact 0.
+    return ops.where(distance < _ROUNDING_FLOOR, 0.0, distance)
 
 
 def _contributions(feature_map, tower, query):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
-import tensorflow as tf
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 from siamesekit.errors import InvalidArgumentError
 
@@ -80,6 +82,8 @@ class Augmentation:
         Returns:
             The augmented images, same shape, values in [0, 255].
         """
+        import tensorflow as tf  # only where a pipeline is built
+
         images = tf.convert_to_tensor(images, tf.float32)
         seeds = tf.unstack(tf.random.experimental.stateless_split(seed, num=7))
         batch = tf.shape(images)[0]
@@ -118,6 +122,8 @@ def _transform(images, angle, scale, shift_x, shift_y, mirror, height, width):
     `A (p - c - t) + c` (rotation and scale `A` around the centre `c`, shift
     `t`), mirrored as `x -> width - 1 - x` where asked.
     """
+    import tensorflow as tf  # only where a pipeline is built
+
     center_x, center_y = (width - 1.0) / 2.0, (height - 1.0) / 2.0
     cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
     a0, a1, b0, b1 = cos, -sin, sin, cos

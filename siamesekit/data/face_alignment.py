@@ -61,6 +61,17 @@ class AlignedFaces:
 
 
 def _load_detector():
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        # The mtcnn package runs Keras models and reads their outputs with
+        # TensorFlow's `.numpy()`.
+        raise ImportError(
+            "Face detection with MTCNN needs the TensorFlow backend of Keras: "
+            "run with KERAS_BACKEND=tensorflow, or pass `detector=` your own "
+            "landmark detector. Received: KERAS_BACKEND="
+            f"{keras.backend.backend()!r}"
+        )
     try:
         from mtcnn import MTCNN
     except ImportError as error:  # pragma: no cover - mtcnn is a dependency.

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import tensorflow as tf
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 from siamesekit.data.augmentation import Augmentation, resolve_augmentation
 from siamesekit.data.identities import check_images, check_pairable, group_identities
@@ -58,6 +62,8 @@ def identity_batch_dataset(
     )
     ```
     """
+    import tensorflow as tf  # only where a pipeline is built
+
     images = check_images(images)
     identities = group_identities(labels, num_images=len(images))
     check_pairable(identities)

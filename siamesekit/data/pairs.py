@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 from siamesekit.data.augmentation import Augmentation, resolve_augmentation
 from siamesekit.data.identities import check_images, check_pairable, group_identities
@@ -109,6 +112,8 @@ def pair_dataset(
     model.fit(dataset, epochs=10)
     ```
     """
+    import tensorflow as tf  # only where a pipeline is built
+
     images = check_images(images)
     identities = group_identities(labels, num_images=len(images))
     check_pairable(identities)

@@ -1,5 +1,7 @@
 """The shared tower that turns an image into an embedding."""
 
+import contextlib
+import contextvars
 import os
 
 import keras
@@ -17,6 +19,13 @@ _TORCH_RGB_MEAN = (0.485, 0.456, 0.406)
 _TORCH_RGB_STD = (0.229, 0.224, 0.225)
 
 _POOLINGS = ("flatten", "avg", "max")
+# Momentum of the BatchNormalization layers of a backbone trained from random
+# weights: Keras' 0.99 or 0.999 keeps the moving statistics near their
+# initial values for hundreds of steps.
+_FROM_SCRATCH_MOMENTUM = 0.9
+_CALIBRATION_IMAGES = 8
+# Set while `from_config` rebuilds a tower whose weights are loaded next.
+_RESTORING = contextvars.ContextVar("siamesekit_restoring_tower", default=False)
 _MAX_TEST_TIME_ZOOM = 2.0
 
 
@@ -61,9 +70,11 @@ def _zoom(images, factor):
         0.0,
         0.0,
     ]
-    return ops.image.affine_transform(
-        images, ops.convert_to_tensor(transform, "float32"), fill_mode="reflect"
+    # One transform per image: only TensorFlow broadcasts a single one.
+    transforms = ops.tile(
+        ops.convert_to_tensor([transform], "float32"), (ops.shape(images)[0], 1)
     )
+    return ops.image.affine_transform(images, transforms, fill_mode="reflect")
 
 
 def _normalize_input_shape(input_shape, spec):
@@ -153,6 +164,23 @@ def _set_trainable_layers(backbone, trainable_backbone_layers):
         layer.trainable = index >= cut
 
 
+@contextlib.contextmanager
+def _restoring():
+    token = _RESTORING.set(True)
+    try:
+        yield
+    finally:
+        _RESTORING.reset(token)
+
+
+def _batch_norm_layers(model):
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+
+
 def _unit_length(x):
     return x / ops.sqrt(
         ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12)
@@ -186,7 +214,8 @@ class EmbeddingTower(keras.layers.Layer):
         dense_units: int, width of the hidden ReLU layer. Defaults to `128`.
         embedding_dim: int, size of the embedding. Defaults to `128`.
         normalize: bool, whether to L2-normalize embeddings to unit length.
-            Defaults to `False`.
+            Defaults to `True`: distances then lie in [0, 2] for any tower,
+            which suits the contrastive margin of 1.
         dropout: float in [0, 1), dropout rate before the embedding layer.
             Defaults to `0.0`.
         standardize: bool, whether to standardize each embedding dimension
@@ -197,7 +226,10 @@ class EmbeddingTower(keras.layers.Layer):
             collapse into a narrow cone where every cosine similarity is
             near 1. The moving statistics (momentum 0.9) need a few dozen
             training steps to settle; after shorter trainings inference
-            embeddings are not yet centred. Defaults to `False`.
+            embeddings are not yet centred. Defaults to `True`: trained on
+            3,000 COIL-20 pairs (4 epochs, `small_cnn`, Adam 1e-3), unseen
+            objects got AUC 0.982 and 0.991 with it, 0.977 and 0.962
+            without (seeds 0 and 1).
         test_time_zooms: list of zoom factors in (0, 2], or `None`. At
             inference (not in training) the embedding is the mean of the
             embeddings of the image zoomed by each factor about its centre
@@ -238,10 +270,10 @@ class EmbeddingTower(keras.layers.Layer):
         pooling="flatten",
         dense_units=128,
         embedding_dim=128,
-        normalize=False,
+        normalize=True,
         dropout=0.0,
         trainable_backbone_layers=None,
-        standardize=False,
+        standardize=True,
         test_time_zooms=None,
         test_time_flip=False,
         whitening=None,
@@ -293,6 +325,11 @@ class EmbeddingTower(keras.layers.Layer):
         with dtype_policy_scope(self.dtype_policy):
             self.backbone = _build_backbone(spec, backbone_shape, weights)
         _set_trainable_layers(self.backbone, trainable_backbone_layers)
+        if weights is None and spec.name != "small_cnn":
+            for layer in _batch_norm_layers(self.backbone):
+                layer.momentum = _FROM_SCRATCH_MOMENTUM
+            if not _RESTORING.get():
+                self._calibrate_batch_norm_on_noise()
 
         if pooling == "flatten":
             self.pool = keras.layers.Flatten(dtype=self.dtype_policy, name="flatten")
@@ -331,6 +368,42 @@ class EmbeddingTower(keras.layers.Layer):
             self.whitening = EmbeddingWhitening(
                 whitening, dtype="float32", name="whitening"
             )
+
+    def _calibrate_batch_norm_on_noise(self):
+        """Gives a random-weight backbone moving statistics of its own scale.
+
+        Initial moving statistics (mean 0, variance 1) do not match the
+        activations of random weights: through the dozens of
+        BatchNormalization layers of MobileNetV2 or EfficientNet they shrink
+        to about 1e-11 at inference, and every image gets the same
+        embedding. One pass over a few noise images sets them to the batch
+        statistics; training then moves them to those of the data.
+        """
+        noise = np.random.default_rng(0).uniform(
+            0, 255, (_CALIBRATION_IMAGES,) + tuple(self.image_shape)
+        )
+        self.estimate_batch_norm_statistics(noise.astype(np.float32))
+
+    def estimate_batch_norm_statistics(self, images):
+        """Sets the backbone's BatchNormalization moving statistics from `images`.
+
+        Each layer's moving mean and variance become the statistics of one
+        batch of `images` (in training mode, shallow layers first). Useful
+        after a short training from random weights, before inference.
+
+        Args:
+            images: array `(num_images, height, width, channels)`, 0-255, a
+                few dozen images of the data.
+        """
+        layers = _batch_norm_layers(self.backbone)
+        momenta = [layer.momentum for layer in layers]
+        for layer in layers:
+            layer.momentum = 0.0
+        try:
+            self.backbone(self.preprocess(images), training=True)
+        finally:
+            for layer, momentum in zip(layers, momenta):
+                layer.momentum = momentum
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -497,4 +570,5 @@ class EmbeddingTower(keras.layers.Layer):
         # download them again on load.
         config = dict(config)
         config.setdefault("weights", None)
-        return cls(**config)
+        with _restoring():
+            return cls(**config)

@@ -3,6 +3,7 @@ from siamesekit.losses.batch_hard_triplet import (
     batch_hard_triplet_loss,
 )
 from siamesekit.losses.contrastive import ContrastiveLoss, contrastive_loss
+from siamesekit.losses.in_batch import InBatchLoss
 from siamesekit.losses.in_batch_contrastive import (
     InBatchContrastiveLoss,
     in_batch_contrastive_loss,
@@ -12,6 +13,7 @@ __all__ = [
     "BatchHardTripletLoss",
     "ContrastiveLoss",
     "InBatchContrastiveLoss",
+    "InBatchLoss",
     "batch_hard_triplet_loss",
     "contrastive_loss",
     "in_batch_contrastive_loss",

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from siamesekit.losses.arguments import check_margin
+from siamesekit.losses.in_batch import InBatchLoss
 from siamesekit.losses.in_batch_contrastive import pair_masks, pairwise_distances
 
 
@@ -42,11 +43,11 @@ def batch_hard_triplet_loss(identity_ids, embeddings, margin=0.3):
 
 
 @keras.saving.register_keras_serializable(package="siamesekit")
-class BatchHardTripletLoss(keras.losses.Loss):
+class BatchHardTripletLoss(InBatchLoss):
     """Batch-hard triplet loss: `y_true` identities, `y_pred` embeddings.
 
-    For P x K batches (`siamesekit.data.identity_batch_dataset`) and
-    `siamesekit.training.InBatchPairModel`. See `batch_hard_triplet_loss`.
+    For P x K batches (`siamesekit.data.identity_batch_dataset`) fed to a
+    `siamesekit.SiameseModel`. See `batch_hard_triplet_loss`.
 
     Args:
         margin: positive float. Defaults to `0.3`.
@@ -56,8 +57,8 @@ class BatchHardTripletLoss(keras.losses.Loss):
     Example:
 
     ```python
-    trainer = siamesekit.training.InBatchPairModel(tower)
-    trainer.compile("adam", loss=siamesekit.losses.BatchHardTripletLoss(0.3))
+    model = siamesekit.SiameseModel(tower)
+    model.compile("adam", loss=siamesekit.losses.BatchHardTripletLoss(0.3))
     ```
 
     Reference:
@@ -66,13 +67,7 @@ class BatchHardTripletLoss(keras.losses.Loss):
     """
 
     def __init__(self, margin=0.3, name="batch_hard_triplet_loss", dtype=None):
-        # Already one number per batch.
-        super().__init__(name=name, reduction="sum", dtype=dtype)
-        check_margin(margin)
-        self.margin = float(margin)
+        super().__init__(margin, name=name, dtype=dtype)
 
     def call(self, y_true, y_pred):
         return batch_hard_triplet_loss(y_true, y_pred, margin=self.margin)
-
-    def get_config(self):
-        return {"margin": self.margin, "name": self.name, "dtype": self.dtype}

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from siamesekit.losses.arguments import check_margin
+from siamesekit.losses.in_batch import InBatchLoss
 
 # Keeps the gradient of sqrt finite on the diagonal (distance 0).
 _EPSILON = 1e-12
@@ -75,7 +76,7 @@ def in_batch_contrastive_loss(identity_ids, embeddings, margin=1.0):
 
 
 @keras.saving.register_keras_serializable(package="siamesekit")
-class InBatchContrastiveLoss(keras.losses.Loss):
+class InBatchContrastiveLoss(InBatchLoss):
     """Contrastive loss over all pairs of a batch of embeddings.
 
     `y_true` holds the identity number of each image and `y_pred` the
@@ -92,21 +93,14 @@ class InBatchContrastiveLoss(keras.losses.Loss):
     Example:
 
     ```python
-    embedder = keras.Sequential([tower])
-    embedder.compile("adam", loss=siamesekit.losses.InBatchContrastiveLoss(0.8))
-    embedder.fit(siamesekit.data.identity_batch_dataset(images, labels))
+    model = siamesekit.SiameseModel(tower)
+    model.compile("adam", loss=siamesekit.losses.InBatchContrastiveLoss(0.8))
+    model.fit(siamesekit.data.identity_batch_dataset(images, labels))
     ```
     """
 
     def __init__(self, margin=1.0, name="in_batch_contrastive_loss", dtype=None):
-        # The loss is already one number per batch; Keras must not average it
-        # over a batch axis it does not have.
-        super().__init__(name=name, reduction="sum", dtype=dtype)
-        check_margin(margin)
-        self.margin = float(margin)
+        super().__init__(margin, name=name, dtype=dtype)
 
     def call(self, y_true, y_pred):
         return in_batch_contrastive_loss(y_true, y_pred, margin=self.margin)
-
-    def get_config(self):
-        return {"margin": self.margin, "name": self.name, "dtype": self.dtype}

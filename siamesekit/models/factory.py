@@ -13,7 +13,7 @@ def create_siamese_model(
     input_shape: tuple[int, int, int] = (224, 224, 3),
     *,
     margin: float = 1.0,
-    learning_rate: float = 1e-4,
+    learning_rate: float = 1e-3,
     threshold: float | None = None,
     **tower_options,
 ) -> SiameseModel:
@@ -23,13 +23,15 @@ def create_siamese_model(
         input_shape: `(height, width, channels)` of the images, 1 or 3
             channels. Defaults to `(224, 224, 3)`.
         margin: margin of the `ContrastiveLoss`. Defaults to `1.0`.
-        learning_rate: Adam learning rate. Defaults to `1e-4`.
+        learning_rate: Adam learning rate. Defaults to `1e-3`, the usual Adam
+            rate; it trains the head of a frozen pretrained tower and a
+            `small_cnn` from scratch alike.
         threshold: distance below which pairs are called similar. Defaults to
             `None`, which means `margin / 2`.
         **tower_options: passed to `siamesekit.EmbeddingTower`: `backbone`
             (default `"vgg16"`), `weights` (default `"imagenet"`), `pooling`,
-            `dense_units`, `embedding_dim`, `normalize`, `dropout`,
-            `trainable_backbone_layers`.
+            `dense_units`, `embedding_dim`, `normalize`, `standardize`,
+            `dropout`, `trainable_backbone_layers`, ...
 
     Returns:
         A `siamesekit.SiameseModel` compiled with Adam and `ContrastiveLoss`.

@@ -1,6 +1,10 @@
-"""Training helpers: in-batch pair training and safety callbacks."""
+"""Training: the recipe for verification models, and safety callbacks.
+
+`SiameseModel` itself trains on pair and identity batches; this package holds
+the tested recipe around it.
+"""
 
 from siamesekit.training.callbacks import StopOnNaN
-from siamesekit.training.in_batch_pair_model import InBatchPairModel
+from siamesekit.training.recipe import TrainingConfig, train_verification_model
 
-__all__ = ["InBatchPairModel", "StopOnNaN"]
+__all__ = ["StopOnNaN", "TrainingConfig", "train_verification_model"]

@@ -16,7 +16,6 @@ from siamesekit.losses.batch_hard_triplet import BatchHardTripletLoss
 from siamesekit.losses.in_batch_contrastive import InBatchContrastiveLoss
 from siamesekit.models.siamese_model import SiameseModel
 from siamesekit.training.callbacks import StopOnNaN
-from siamesekit.training.in_batch_pair_model import InBatchPairModel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,13 +99,12 @@ def train_verification_model(
 ) -> tuple[SiameseModel, keras.callbacks.History]:
     """Trains a `SiameseModel` on labelled images with in-batch pairs.
 
-    The tower (L2-normalized embeddings) is trained by an
-    `InBatchPairModel` on P x K batches (batch-hard triplet or all-pairs
-    contrastive loss) with augmentation and a cosine learning-rate
-    schedule, then its whitening is fitted to the training images; the
-    result is a `SiameseModel` on that tower. Its `threshold`
-    is provisional: set it from `evaluate_verification` on held-out
-    identities.
+    A `SiameseModel` whose tower gives L2-normalized embeddings is trained
+    on P x K identity batches (batch-hard triplet or all-pairs contrastive
+    loss) with augmentation and a cosine learning-rate schedule, then the
+    tower's whitening is fitted to the training images. The model's
+    `threshold` is provisional: set it from `evaluate_verification` on
+    held-out identities.
 
     Args:
         images: array `(num_images, height, width, channels)`, 0-255.
@@ -176,34 +174,30 @@ def train_verification_model(
         whitening=config.whitening,
     )
     if config.loss == "triplet":
-        margin = 0.3 if config.margin is None else config.margin
-        loss = BatchHardTripletLoss(margin)
-        # Only for the `pair_accuracy` shown during training: the triplet
-        # loss sets no absolute scale; the final threshold is measured.
-        threshold = 1.0
+        loss = BatchHardTripletLoss(0.3 if config.margin is None else config.margin)
     elif config.loss == "contrastive":
-        margin = 0.8 if config.margin is None else config.margin
-        loss = InBatchContrastiveLoss(margin)
-        threshold = None
+        loss = InBatchContrastiveLoss(0.8 if config.margin is None else config.margin)
     else:
         raise InvalidArgumentError(
             f"`loss` must be 'triplet' or 'contrastive'. Received: loss={config.loss!r}"
         )
-    trainer = InBatchPairModel(tower, margin=margin, threshold=threshold)
+    model = SiameseModel(tower)
     # BackupAndRestore needs built weights to restore into.
-    trainer.build((None,) + tuple(images.shape[1:]))
+    model.build((None,) + tuple(images.shape[1:]))
     steps = config.epochs * int(batches.cardinality())
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
     if config.weight_decay > 0:
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
     else:
         optimizer = keras.optimizers.Adam(schedule)
-    trainer.compile(optimizer=optimizer, loss=loss)
+    # The threshold follows the loss, for the `pair_accuracy` shown during
+    # training only; the final one is measured.
+    model.compile(optimizer=optimizer, loss=loss)
     all_callbacks = [StopOnNaN()]
     if backup_dir is not None:
         all_callbacks.append(keras.callbacks.BackupAndRestore(os.fspath(backup_dir)))
     all_callbacks += list(callbacks or [])
-    history = trainer.fit(
+    history = model.fit(
         batches,
         epochs=config.epochs,
         validation_data=validation_batches,
@@ -214,4 +208,4 @@ def train_verification_model(
     )
     if tower.whitening is not None:
         tower.adapt_whitening(images)
-    return trainer.siamese_model(), history
+    return model, history

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import keras_tuner
 import numpy as np
-import tensorflow as tf
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 from siamesekit.errors import SearchSpaceError
 from siamesekit.layers.backbones import get_backbone_spec
@@ -92,7 +95,7 @@ DEFAULT_SEARCH_SPACE = {
         "sampling": "log",
         "default": 1e-3,
     },
-    "normalize": [False, True],
+    "normalize": [True, False],
 }
 """The search space of `SiameseHyperModel`, in the form `search_space` takes.
 
@@ -220,9 +223,23 @@ def _register(hp, name, spec):
     return hp.Float(name, **spec)
 
 
+def _is_tf_dataset(data):
+    # Without TensorFlow imported, `data` cannot be a tf.data.Dataset.
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(data, tf.data.Dataset)
+
+
+def _is_endless(dataset):
+    import tensorflow as tf  # already imported: `dataset` is a tf.data.Dataset
+
+    return dataset.cardinality() == tf.data.INFINITE_CARDINALITY
+
+
 def _is_dataset_like(data):
-    return isinstance(data, (tf.data.Dataset, keras.utils.PyDataset)) or hasattr(
-        data, "__next__"
+    return (
+        _is_tf_dataset(data)
+        or isinstance(data, keras.utils.PyDataset)
+        or hasattr(data, "__next__")
     )
 
 
@@ -243,7 +260,7 @@ class SiameseHyperModel(keras_tuner.HyperModel):
     | `dense_units` | 64, 128, 256 | 128 |
     | `margin` | 0.5 to 2.0, uniform | 1.0 |
     | `learning_rate` | 1e-4 to 1e-2, log scale | 1e-3 |
-    | `normalize` | False, True | False |
+    | `normalize` | True, False | True |
     | `trainable_backbone_layers` | 0, 2, 4 (pretrained weights only) | 0 |
 
     More names can be tuned through `search_space`: `dropout`, `pooling`,
@@ -461,7 +478,7 @@ class SiameseHyperModel(keras_tuner.HyperModel):
         if callable(x) and not _is_dataset_like(x):
             batch_size = batch_size or 32
             x = x(batch_size)
-            if not isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)):
+            if not (_is_tf_dataset(x) or isinstance(x, keras.utils.PyDataset)):
                 raise _FatalSearchSpaceError(
                     "A data function passed to search() must return a "
                     "tf.data.Dataset of batched pairs. "
@@ -483,15 +500,11 @@ class SiameseHyperModel(keras_tuner.HyperModel):
         elif batch_size is not None:
             kwargs["batch_size"] = batch_size
 
-        if isinstance(x, tf.data.Dataset) and not isinstance(
-            original_x, tf.data.Dataset
-        ):
+        if _is_tf_dataset(x) and not _is_tf_dataset(original_x):
             # Made here, and already shuffled where it needs to be.
             kwargs.setdefault("shuffle", False)
         if pairs_per_epoch is not None:
-            if isinstance(x, tf.data.Dataset) and (
-                x.cardinality() != tf.data.INFINITE_CARDINALITY
-            ):
+            if _is_tf_dataset(x) and not _is_endless(x):
                 x = x.repeat()
             kwargs["steps_per_epoch"] = math.ceil(pairs_per_epoch / batch_size)
         return model.fit(x, *args, **kwargs)
@@ -499,6 +512,8 @@ class SiameseHyperModel(keras_tuner.HyperModel):
 
 def _repeated_pairs(x, y, sample_weight, batch_size):
     """A shuffled, endlessly repeated, batched `tf.data.Dataset` of the pairs."""
+    import tensorflow as tf  # only where a pipeline is built
+
     if isinstance(x, list):
         x = tuple(x)  # a list would be stacked into one tensor
     elements = (x, y) if sample_weight is None else (x, y, sample_weight)

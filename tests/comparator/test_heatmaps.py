@@ -9,6 +9,7 @@ from siamesekit.errors import InvalidArgumentError
 
 
 def _tower(pooling="flatten", normalize=False, input_shape=(32, 32, 3), **options):
+    options.setdefault("standardize", False)
     tower = siamesekit.EmbeddingTower(
         backbone="small_cnn",
         input_shape=input_shape,
@@ -189,6 +190,8 @@ def test_attribution_matches_stylianou_formula(rng):
         pooling="avg",
         dense_units=128,
         embedding_dim=128,
+        normalize=False,
+        standardize=False,
     )
     tower.build((None, 32, 32, 3))
     identity, zeros = np.eye(128, dtype="float32"), np.zeros(128, "float32")

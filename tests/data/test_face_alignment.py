@@ -1,4 +1,5 @@
 import cv2
+import keras
 import numpy as np
 import pytest
 import skimage.data
@@ -142,6 +143,10 @@ def test_bad_arguments_are_named():
         align_faces(np.zeros((1, 8, 8, 1)), size=(32,))
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the mtcnn package runs on the TensorFlow backend only",
+)
 def test_mtcnn_aligns_a_real_photo():
     # The astronaut portrait ships with scikit-image.
     photo = cv2.resize(

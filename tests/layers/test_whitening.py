@@ -61,6 +61,7 @@ def test_adapt_rejects_unusable_embeddings(embeddings, message):
 
 
 def _whitened_tower(**options):
+    options.setdefault("normalize", False)
     return siamesekit.EmbeddingTower(
         backbone="small_cnn",
         input_shape=(16, 16, 1),

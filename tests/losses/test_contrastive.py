@@ -1,7 +1,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import siamesekit
 from siamesekit.errors import InvalidArgumentError
@@ -44,12 +43,18 @@ def test_sample_weights_scale_each_pair():
 
 
 def test_gradient_pulls_similar_together_and_pushes_dissimilar_apart():
-    distances = tf.Variable(DISTANCES)
-    with tf.GradientTape() as tape:
-        loss = keras.ops.sum(siamesekit.contrastive_loss(LABELS, distances))
-    gradient = tape.gradient(loss, distances).numpy()
+    # Central differences of the summed loss, on every backend alike.
+    step = 1e-3
+    gradient = []
+    for index in range(len(DISTANCES)):
+        shift = np.zeros_like(DISTANCES)
+        shift[index] = step
+        up = siamesekit.contrastive_loss(LABELS, DISTANCES + shift)
+        down = siamesekit.contrastive_loss(LABELS, DISTANCES - shift)
+        difference = keras.ops.sum(up) - keras.ops.sum(down)
+        gradient.append(float(keras.ops.convert_to_numpy(difference)) / (2 * step))
     # d/dd of d^2 is 2d; of (m - d)^2 inside the margin is -2(m - d).
-    np.testing.assert_allclose(gradient, [1.0, -1.5, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(gradient, [1.0, -1.5, 0.0], atol=1e-3)
 
 
 @pytest.mark.parametrize("margin", [0, -1, "1"])

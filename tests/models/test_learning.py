@@ -3,10 +3,12 @@
 import re
 
 import cv2
+import keras
 import numpy as np
 import pytest
 
 import siamesekit
+from siamesekit.evaluation import evaluate_verification
 
 
 def load_coil20(folder):
@@ -30,29 +32,21 @@ def balanced_pairs(images, labels, count, rng):
 
 
 @pytest.mark.slow
-def test_model_learns_to_verify_unseen_objects(shared_data):
+def test_default_model_learns_to_verify_unseen_objects(shared_data):
+    """The defaults alone learn: no option but the input shape and backbone."""
     images, labels = load_coil20(shared_data / "coil20_32px")
     rng = np.random.default_rng(0)
     train = labels <= 14  # objects 1-14 train, 15-20 are never seen
-    train_pairs, train_labels = balanced_pairs(images[train], labels[train], 4000, rng)
-    test_pairs, test_labels = balanced_pairs(images[~train], labels[~train], 1000, rng)
+    pairs, pair_labels = balanced_pairs(images[train], labels[train], 3000, rng)
     model = siamesekit.create_siamese_model(
-        (32, 32, 1),
-        backbone="small_cnn",
-        weights=None,
-        pooling="avg",
-        embedding_dim=32,
-        normalize=True,
-        learning_rate=1e-3,
+        (32, 32, 1), backbone="small_cnn", weights=None
     )
-
-    before = model.evaluate(test_pairs, test_labels, verbose=0, return_dict=True)
-    history = model.fit(train_pairs, train_labels, batch_size=64, epochs=4, verbose=0)
-    after = model.evaluate(test_pairs, test_labels, verbose=0, return_dict=True)
+    history = model.fit(pairs, pair_labels, batch_size=64, epochs=4, verbose=0)
+    result = evaluate_verification(model, images[~train], labels[~train])
 
     losses = history.history["loss"]
     assert losses[-1] < 0.7 * losses[0]
-    assert after["loss"] < before["loss"]
-    # Chance is 0.5 on balanced pairs.
-    assert after["pair_accuracy"] > 0.8, after
-    print(f"held-out objects: before {before}, after {after}")
+    # All 44,850 pairs of the 300 images of the unseen objects. The old
+    # defaults (no normalization or standardization, Adam 1e-4) gave 0.919.
+    assert result.auc >= 0.97, result.summary()
+    print(f"unseen objects ({keras.backend.backend()}): {result.summary()}")

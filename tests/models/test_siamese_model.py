@@ -33,9 +33,11 @@ def test_call_returns_euclidean_distance_of_tower_embeddings(rng):
     model = small_model()
     (first, second), _ = pair_batch(rng)
     distances = to_numpy(model((first, second)))
-    expected = np.linalg.norm(
-        to_numpy(model.tower(first)) - to_numpy(model.tower(second)), axis=-1
+    squared = np.sum(
+        np.square(to_numpy(model.tower(first)) - to_numpy(model.tower(second))), -1
     )
+    # The distance is floored at 1e-6, so its gradient stays finite.
+    expected = np.sqrt(np.maximum(squared, 1e-12))
     assert distances.shape == (4,)
     np.testing.assert_allclose(distances, expected, rtol=1e-5)
 
@@ -130,7 +132,19 @@ def test_fit_on_dataset_with_validation_and_callbacks(rng):
 
 
 @pytest.mark.parametrize(
-    "mode", [{"run_eagerly": True}, {"jit_compile": False}, {"jit_compile": True}]
+    "mode",
+    [
+        {"run_eagerly": True},
+        {"jit_compile": False},
+        pytest.param(
+            {"jit_compile": True},
+            marks=pytest.mark.skipif(
+                keras.backend.backend() == "torch",
+                reason="jit_compile on torch is torch.compile, whose C++ "
+                "compilation takes minutes on CPU",
+            ),
+        ),
+    ],
 )
 def test_one_sgd_step_is_the_same_in_eager_graph_and_xla(rng, mode):
     reference = small_model()
@@ -207,5 +221,6 @@ def test_bad_arguments_give_clear_errors(rng):
         siamesekit.SiameseModel("vgg16")
     with pytest.raises(InvalidArgumentError, match="threshold=-1"):
         siamesekit.SiameseModel(keras.layers.Flatten(), threshold=-1)
+    images = pair_batch(rng)[0][0]
     with pytest.raises(InvalidArgumentError, match="pair of image batches"):
-        small_model()(pair_batch(rng)[0][0])
+        small_model()((images, images, images))

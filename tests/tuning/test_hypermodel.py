@@ -82,7 +82,7 @@ def test_default_space_declares_the_documented_names():
         "dense_units": 128,
         "margin": 1.0,
         "learning_rate": 1e-3,
-        "normalize": False,
+        "normalize": True,
     }
 
 
@@ -136,7 +136,7 @@ def test_fixed_and_removed_overrides():
     assert isinstance(hp.space[2], keras_tuner.engine.hyperparameters.Fixed)
     model = hypermodel.build(hp)
     assert model.loss.margin == 2.0
-    assert model.tower.normalize is False  # the tower's own default
+    assert model.tower.normalize is True  # the tower's own default
 
 
 # Bad search spaces.

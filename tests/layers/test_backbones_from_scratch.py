@@ -1,0 +1,77 @@
+"""Every backbone gives distinct embeddings with random weights (`weights=None`)."""
+
+import cv2
+import keras
+import numpy as np
+import pytest
+import skimage.data
+
+import siamesekit
+
+BACKBONES = [
+    "vgg16",
+    "vgg19",
+    "resnet50",
+    "mobilenet_v2",
+    "efficientnet_b0",
+    "small_cnn",
+]
+
+
+def two_photos(size=32):
+    photos = [skimage.data.astronaut(), skimage.data.rocket()]
+    return np.stack([cv2.resize(p, (size, size)) for p in photos]).astype("float32")
+
+
+def relative_distance(tower, images):
+    """Distance of the two embeddings over their mean norm, in inference mode."""
+    first, second = keras.ops.convert_to_numpy(tower(images, training=False))
+    return np.linalg.norm(first - second) / np.mean(
+        [np.linalg.norm(first), np.linalg.norm(second)]
+    )
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_random_weights_tell_photos_apart_before_and_after_training(backbone):
+    images = two_photos()
+    tower = siamesekit.EmbeddingTower(
+        backbone=backbone,
+        input_shape=(32, 32, 3),
+        weights=None,
+        normalize=False,
+        standardize=False,
+        dense_units=16,
+        embedding_dim=8,
+    )
+    # Untrained BatchNormalization statistics used to shrink the feature
+    # maps of MobileNetV2 and EfficientNet to ~1e-11 (distance ~1e-6).
+    assert relative_distance(tower, images) > 0.05
+    # What training does to the statistics: training-mode passes over the
+    # data move them (momentum 0.9) from the noise towards the images.
+    for _ in range(3):
+        tower(images, training=True)
+    assert relative_distance(tower, images) > 0.05
+
+
+def test_estimated_statistics_are_those_of_the_images(rng):
+    tower = siamesekit.EmbeddingTower(
+        backbone="mobilenet_v2", input_shape=(32, 32, 3), weights=None
+    )
+    images = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    tower.estimate_batch_norm_statistics(images)
+    first = tower.backbone.get_layer("bn_Conv1")
+    conv = tower.backbone.get_layer("Conv1")(tower.preprocess(images))
+    conv = keras.ops.convert_to_numpy(conv)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(first.moving_mean),
+        conv.mean(axis=(0, 1, 2)),
+        rtol=1e-3,
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(first.moving_variance),
+        conv.var(axis=(0, 1, 2)),
+        rtol=1e-3,
+        atol=1e-5,
+    )
+    assert first.momentum == 0.9  # restored, and suited to short training
