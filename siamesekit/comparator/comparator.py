@@ -10,10 +10,10 @@ import numpy as np
 from keras import ops
 
 from siamesekit.comparator import heatmaps, rendering
-from siamesekit.comparator.compiled import compile_inference
 from siamesekit.comparator.decoding import decode_ahead
 from siamesekit.comparator.precision import resolve_precision, tower_in_precision
 from siamesekit.comparator.result import ComparisonResult
+from siamesekit.compiled import compile_inference
 from siamesekit.data.images import load_image
 from siamesekit.errors import InvalidArgumentError
 from siamesekit.layers.embedding_tower import EmbeddingTower

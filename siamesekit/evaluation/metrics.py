@@ -8,6 +8,7 @@ import keras
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from siamesekit.compiled import compile_inference
 from siamesekit.data.identities import check_images, group_identities
 from siamesekit.errors import DatasetError, InvalidArgumentError
 
@@ -213,12 +214,17 @@ def embed_images(model_or_comparator, images, *, batch_size=64, flip=False):
         float32 array `(num_images, embedding_dim)`.
     """
     if isinstance(model_or_comparator, keras.layers.Layer):
-        # A SiameseModel (or InBatchPairModel) embeds with its tower.
+        # A SiameseModel embeds with its tower.
         tower = getattr(model_or_comparator, "tower", model_or_comparator)
+        embed_batch = compile_inference(
+            lambda batch: tower(batch, training=False), tower.variables
+        )
 
         def embed(batch):
             parts = [
-                np.asarray(tower(batch[start : start + batch_size], training=False))
+                keras.ops.convert_to_numpy(
+                    embed_batch(batch[start : start + batch_size])
+                )
                 for start in range(0, len(batch), batch_size)
             ]
             return np.concatenate(parts).astype(np.float32)

@@ -61,7 +61,7 @@ def test_adapt_rejects_unusable_embeddings(embeddings, message):
 
 
 def _whitened_tower(**options):
-    options.setdefault("normalize", False)
+    options = {"normalize": False, "standardize": False, **options}
     return siamesekit.EmbeddingTower(
         backbone="small_cnn",
         input_shape=(16, 16, 1),
@@ -126,10 +126,17 @@ def test_comparator_copies_keep_the_whitening(rng):
     pixels = rng.uniform(0, 255, size=(30, 16, 16, 1)).astype("float32")
     tower.adapt_whitening(pixels)
     comparator = siamesekit.Comparator(tower, precision="mixed_bfloat16")
+    assert comparator.tower is not tower
+    for copied, original in zip(
+        comparator.tower.whitening.get_weights(), tower.whitening.get_weights()
+    ):
+        np.testing.assert_array_equal(copied, original)
+    # The bfloat16 forward pass moves unit embeddings by up to 0.052 here
+    # (PyTorch on CPU), amplified by a whitening regularized by only 1e-6.
     np.testing.assert_allclose(
         comparator.embed(pixels[:4]),
         keras.ops.convert_to_numpy(tower(pixels[:4])),
-        atol=0.05,
+        atol=0.08,
     )
 
 

@@ -1,4 +1,4 @@
-"""A `.keras` file saved under one backend loads under another, same distances."""
+"""A `.keras` file saved under one backend loads under another: same scores."""
 
 import json
 import os
@@ -22,7 +22,11 @@ import siamesekit  # registers the classes the file names
 model = keras.models.load_model(sys.argv[1], safe_mode=True)
 pairs = np.load(sys.argv[2])
 distances = model.predict((pairs["first"], pairs["second"]), verbose=0)
+comparator = siamesekit.Comparator.from_saved(sys.argv[1], precision="float32")
+results = comparator.compare_many(zip(pairs["first"], pairs["second"]))
 print(json.dumps({
+    "similarities": [result.similarity for result in results],
+    "heatmaps": [result.heatmap.tolist() for result in results],
     "distances": np.asarray(distances).tolist(),
     "loss": type(model.loss).__name__,
     "margin": model.loss.margin,
@@ -69,3 +73,11 @@ def test_saved_model_loads_under_the_next_backend(tmp_path, rng):
     np.testing.assert_allclose(loaded["distances"], expected, atol=1e-5)
     assert loaded["loss"] == "ContrastiveLoss" and loaded["margin"] == 1.5
     assert loaded["optimizer"] == "Adam" and loaded["threshold"] == 0.7
+    comparator = siamesekit.Comparator(model, precision="float32")
+    results = comparator.compare_many(zip(first, second))
+    np.testing.assert_allclose(
+        loaded["similarities"], [result.similarity for result in results], atol=1e-3
+    )
+    np.testing.assert_allclose(
+        loaded["heatmaps"], [result.heatmap for result in results], atol=1e-3
+    )

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import keras
 import numpy as np
 import pytest
 
@@ -55,9 +56,14 @@ def test_recipe_fits_the_whitening_to_the_training_images():
 
     tower = model.tower
     features = tower.backbone(tower.preprocess(images), training=False)
-    unwhitened = np.asarray(tower._unwhitened_head(features, training=False))
+    unwhitened = keras.ops.convert_to_numpy(
+        tower._unwhitened_head(features, training=False)
+    )
     np.testing.assert_allclose(
-        np.asarray(tower.whitening.mean), unwhitened.mean(axis=0), rtol=1e-4, atol=1e-5
+        keras.ops.convert_to_numpy(tower.whitening.mean),
+        unwhitened.mean(axis=0),
+        rtol=1e-4,
+        atol=1e-5,
     )
     plain, _ = train_verification_model(
         images, labels, config=_tiny_config(whitening=None), verbose=0

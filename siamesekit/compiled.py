@@ -1,4 +1,4 @@
-"""The one backend seam of inference: compiling a function of the tower.
+"""The one backend seam of inference: compiling a function of a tower.
 
 TensorFlow traces it with `tf.function`, which reads the variables when it
 runs. `jax.jit` would bake a closure's weights into the trace: the function
