@@ -13,7 +13,7 @@ from typing import Callable
 
 import keras
 
-from siamesekit.errors import InvalidArgumentError
+from siamesekit.errors import InvalidArgumentError, WeightsUnavailableError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,3 +192,74 @@ def keras_cache_dir() -> str:
         os.path.expanduser("~"), ".keras"
     )
     return os.path.join(home, "models")
+
+
+def build_backbone(spec, backbone_shape, weights):
+    """Builds the backbone, loading `weights` the way Keras does, offline-friendly."""
+    if weights is None:
+        return spec.build(backbone_shape, None)
+    if weights == "imagenet":
+        if spec.weights_file is None:
+            raise InvalidArgumentError(
+                f"The '{spec.name}' backbone has no ImageNet weights; pass "
+                f"weights=None. Received: weights={weights!r}"
+            )
+        cached = os.path.join(keras_cache_dir(), spec.weights_file(backbone_shape))
+        if os.path.isfile(cached):
+            return spec.build(backbone_shape, cached)
+        try:
+            return spec.build(backbone_shape, "imagenet")
+        except Exception as error:  # Keras raises a bare Exception on URL errors.
+            if "fetch failure" not in str(error) and not isinstance(error, OSError):
+                raise
+            raise WeightsUnavailableError(
+                f"Could not download the ImageNet weights of '{spec.name}' "
+                f"({error}). This machine seems to be offline. Either pass "
+                "weights=None to start from random weights, pass "
+                "weights='/path/to/weights.h5' to load a local file, or copy "
+                f"the Keras weights file to {cached}."
+            ) from error
+    if isinstance(weights, (str, os.PathLike)):
+        path = os.fspath(weights)
+        if not os.path.isfile(path):
+            raise WeightsUnavailableError(
+                "`weights` must be None, 'imagenet' or the path to an existing "
+                f"weights file. Received: weights={weights!r} (no such file)"
+            )
+        if path.endswith(".keras"):
+            raise InvalidArgumentError(
+                "A `.keras` file holds a whole model; load it with "
+                "`keras.models.load_model` or `siamesekit.Comparator.from_saved`. "
+                f"Received: weights={weights!r}"
+            )
+        try:
+            return spec.build(backbone_shape, path)
+        except (ValueError, OSError) as error:
+            raise WeightsUnavailableError(
+                f"Could not load backbone weights from {path!r}: {error}. The "
+                f"file must hold weights of a headless '{spec.name}' model for "
+                f"input shape {backbone_shape}."
+            ) from error
+    raise InvalidArgumentError(
+        "`weights` must be None, 'imagenet' or the path to a weights file. "
+        f"Received: weights={weights!r}"
+    )
+
+
+def set_trainable_layers(backbone, trainable_backbone_layers):
+    """Freezes all but the last `trainable_backbone_layers` layers with weights."""
+    if trainable_backbone_layers == -1:
+        return
+    layers_with_weights = [layer for layer in backbone.layers if layer.weights]
+    cut = len(layers_with_weights) - trainable_backbone_layers
+    for index, layer in enumerate(layers_with_weights):
+        layer.trainable = index >= cut
+
+
+def batch_norm_layers(model):
+    """The BatchNormalization layers of a functional `model`, in order."""
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]

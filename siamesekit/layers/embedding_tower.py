@@ -2,15 +2,19 @@
 
 import contextlib
 import contextvars
-import os
 
 import keras
 import numpy as np
 from keras import ops
 
 from siamesekit.dtype_policy import dtype_policy_scope
-from siamesekit.errors import InvalidArgumentError, WeightsUnavailableError
-from siamesekit.layers.backbones import get_backbone_spec, keras_cache_dir
+from siamesekit.errors import InvalidArgumentError
+from siamesekit.layers.backbones import (
+    batch_norm_layers,
+    build_backbone,
+    get_backbone_spec,
+    set_trainable_layers,
+)
 from siamesekit.layers.whitening import EmbeddingWhitening
 
 # ImageNet channel statistics used by the "caffe" and "torch" preprocessing.
@@ -102,68 +106,6 @@ def _normalize_input_shape(input_shape, spec):
     return shape
 
 
-def _build_backbone(spec, backbone_shape, weights):
-    """Builds the backbone, loading `weights` the way Keras does, offline-friendly."""
-    if weights is None:
-        return spec.build(backbone_shape, None)
-    if weights == "imagenet":
-        if spec.weights_file is None:
-            raise InvalidArgumentError(
-                f"The '{spec.name}' backbone has no ImageNet weights; pass "
-                f"weights=None. Received: weights={weights!r}"
-            )
-        cached = os.path.join(keras_cache_dir(), spec.weights_file(backbone_shape))
-        if os.path.isfile(cached):
-            return spec.build(backbone_shape, cached)
-        try:
-            return spec.build(backbone_shape, "imagenet")
-        except Exception as error:  # Keras raises a bare Exception on URL errors.
-            if "fetch failure" not in str(error) and not isinstance(error, OSError):
-                raise
-            raise WeightsUnavailableError(
-                f"Could not download the ImageNet weights of '{spec.name}' "
-                f"({error}). This machine seems to be offline. Either pass "
-                "weights=None to start from random weights, pass "
-                "weights='/path/to/weights.h5' to load a local file, or copy "
-                f"the Keras weights file to {cached}."
-            ) from error
-    if isinstance(weights, (str, os.PathLike)):
-        path = os.fspath(weights)
-        if not os.path.isfile(path):
-            raise WeightsUnavailableError(
-                "`weights` must be None, 'imagenet' or the path to an existing "
-                f"weights file. Received: weights={weights!r} (no such file)"
-            )
-        if path.endswith(".keras"):
-            raise InvalidArgumentError(
-                "A `.keras` file holds a whole model; load it with "
-                "`keras.models.load_model` or `siamesekit.Comparator.from_saved`. "
-                f"Received: weights={weights!r}"
-            )
-        try:
-            return spec.build(backbone_shape, path)
-        except (ValueError, OSError) as error:
-            raise WeightsUnavailableError(
-                f"Could not load backbone weights from {path!r}: {error}. The "
-                f"file must hold weights of a headless '{spec.name}' model for "
-                f"input shape {backbone_shape}."
-            ) from error
-    raise InvalidArgumentError(
-        "`weights` must be None, 'imagenet' or the path to a weights file. "
-        f"Received: weights={weights!r}"
-    )
-
-
-def _set_trainable_layers(backbone, trainable_backbone_layers):
-    """Freezes all but the last `trainable_backbone_layers` layers with weights."""
-    if trainable_backbone_layers == -1:
-        return
-    layers_with_weights = [layer for layer in backbone.layers if layer.weights]
-    cut = len(layers_with_weights) - trainable_backbone_layers
-    for index, layer in enumerate(layers_with_weights):
-        layer.trainable = index >= cut
-
-
 @contextlib.contextmanager
 def _restoring():
     token = _RESTORING.set(True)
@@ -171,14 +113,6 @@ def _restoring():
         yield
     finally:
         _RESTORING.reset(token)
-
-
-def _batch_norm_layers(model):
-    return [
-        layer
-        for layer in model.layers
-        if isinstance(layer, keras.layers.BatchNormalization)
-    ]
 
 
 def _unit_length(x):
@@ -323,10 +257,10 @@ class EmbeddingTower(keras.layers.Layer):
         backbone_shape = input_shape[:2] + (self.backbone_channels,)
         # The backbone's layers take the global policy; build them in ours.
         with dtype_policy_scope(self.dtype_policy):
-            self.backbone = _build_backbone(spec, backbone_shape, weights)
-        _set_trainable_layers(self.backbone, trainable_backbone_layers)
+            self.backbone = build_backbone(spec, backbone_shape, weights)
+        set_trainable_layers(self.backbone, trainable_backbone_layers)
         if weights is None and spec.name != "small_cnn":
-            for layer in _batch_norm_layers(self.backbone):
+            for layer in batch_norm_layers(self.backbone):
                 layer.momentum = _FROM_SCRATCH_MOMENTUM
             if not _RESTORING.get():
                 self._calibrate_batch_norm_on_noise()
@@ -395,7 +329,7 @@ class EmbeddingTower(keras.layers.Layer):
             images: array `(num_images, height, width, channels)`, 0-255, a
                 few dozen images of the data.
         """
-        layers = _batch_norm_layers(self.backbone)
+        layers = batch_norm_layers(self.backbone)
         momenta = [layer.momentum for layer in layers]
         for layer in layers:
             layer.momentum = 0.0

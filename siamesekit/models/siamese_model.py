@@ -32,6 +32,8 @@ def _is_pair(inputs):
 
 
 def _loss_name(loss):
+    if isinstance(loss, str):
+        return repr(loss)
     return getattr(loss, "__name__", None) or type(loss).__name__
 
 
@@ -232,7 +234,8 @@ class SiameseModel(BackendSteps, keras.Model):
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
         # Keras also calls this to build the compiled loss, before any step.
-        self._check_loss_fits(_is_pair(x))
+        if x is not None:
+            self._check_loss_fits(_is_pair(x))
         return super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
         )
