@@ -28,7 +28,8 @@ def identity_batch_dataset(
 
     Such a batch of `P * K` images contains `P * K * (K - 1) / 2` similar and
     many more dissimilar pairs, all scored from one forward pass per image:
-    the cheapest training signal for `siamesekit.training.InBatchPairModel`.
+    the cheapest training signal for a `siamesekit.SiameseModel` compiled
+    with an in-batch loss.
     Every pass over the dataset draws new batches. An identity with fewer
     than K images is sampled with repeats (augmentation then makes the
     copies differ).
