@@ -75,3 +75,20 @@ def test_estimated_statistics_are_those_of_the_images(rng):
         atol=1e-5,
     )
     assert first.momentum == 0.9  # restored, and suited to short training
+
+
+def test_standardization_is_on_from_scratch_and_off_with_pretrained_weights(tmp_path):
+    scratch = siamesekit.EmbeddingTower(
+        backbone="small_cnn", input_shape=(32, 32, 1), weights=None
+    )
+    assert scratch.standardize is True
+    # A local weights file stands in for ImageNet weights (no download).
+    weights = tmp_path / "vgg16_notop.weights.h5"
+    keras.applications.VGG16(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    ).save_weights(weights)
+    pretrained = siamesekit.EmbeddingTower(
+        backbone="vgg16", input_shape=(32, 32, 3), weights=str(weights)
+    )
+    assert pretrained.standardize is False
+    assert pretrained.trainable_backbone_layers == 0  # frozen, as before
