@@ -59,7 +59,8 @@ def compile_inference(
     Args:
         function: a function of tensors that reads `variables` (through the
             layers it calls) and assigns none of them.
-        variables: every variable `function` reads.
+        variables: every variable `function` reads; build the layers first,
+            so that none is created inside the compiled function.
 
     Returns:
         A function with the same arguments and results that always sees the

@@ -213,9 +213,13 @@ def embed_images(model_or_comparator, images, *, batch_size=64, flip=False):
     Returns:
         float32 array `(num_images, embedding_dim)`.
     """
+    images = np.asarray(images, dtype=np.float32)
     if isinstance(model_or_comparator, keras.layers.Layer):
         # A SiameseModel embeds with its tower.
         tower = getattr(model_or_comparator, "tower", model_or_comparator)
+        if not tower.built:
+            # Its variables must exist before a compiled function reads them.
+            tower.build((None,) + images.shape[1:])
         embed_batch = compile_inference(
             lambda batch: tower(batch, training=False), tower.variables
         )
@@ -242,7 +246,6 @@ def embed_images(model_or_comparator, images, *, batch_size=64, flip=False):
             f"{type(model_or_comparator).__name__}"
         )
 
-    images = np.asarray(images, dtype=np.float32)
     embeddings = embed(images)
     if flip:
         flipped = embed(np.ascontiguousarray(images[:, :, ::-1]))
