@@ -253,7 +253,8 @@ def main():
     print(
         f"{source}, {size[0]}x{size[1]} grey, batch {args.batch_size} pairs, "
         f"{args.steps} steps per epoch, {args.rounds} interleaved rounds, "
-        f"{usable_cpus()} CPUs, TensorFlow {tf.__version__}, Keras "
+        f"{usable_cpus()} CPUs, backend {keras.backend.backend()}, TensorFlow "
+        f"{tf.__version__}, Keras "
         f"{keras.__version__}"
     )
     for model, dataset in setups.values():
