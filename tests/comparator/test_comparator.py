@@ -231,3 +231,27 @@ def test_grey_model_and_generic_tower(rng):
     assert generic.compare(colour, colour, method="pixels").heatmap.shape == (16, 16)
     with pytest.raises(InvalidArgumentError, match="method='pixels'"):
         generic.compare(colour, colour)
+
+
+def test_comparator_sees_new_weights_without_being_rebuilt(rng):
+    # jax.jit of a closure over the tower would keep the first weights.
+    def small_tower():
+        return siamesekit.EmbeddingTower(
+            backbone="small_cnn",
+            input_shape=(16, 16, 1),
+            weights=None,
+            dense_units=16,
+            embedding_dim=4,
+        )
+
+    tower, other = small_tower(), small_tower()
+    images = rng.uniform(0, 255, (3, 16, 16, 1)).astype("float32")
+    other(images)
+    comparator = siamesekit.Comparator(tower, precision="float32")
+    before = comparator.embed(images)
+    tower.set_weights(other.get_weights())  # other random weights
+    after = comparator.embed(images)
+    assert np.abs(after - before).max() > 1e-3
+    np.testing.assert_allclose(
+        after, keras.ops.convert_to_numpy(tower(images)), atol=1e-5
+    )
