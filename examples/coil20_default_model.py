@@ -32,19 +32,9 @@ import numpy as np  # noqa: E402
 from coil20_data import DEFAULT_DATA, load_coil20  # noqa: E402
 
 import siamesekit  # noqa: E402
+from siamesekit.data.identities import group_identities  # noqa: E402
+from siamesekit.data.pairs import sample_pairs  # noqa: E402
 from siamesekit.evaluation import evaluate_verification  # noqa: E402
-
-
-def balanced_pairs(images, labels, count, rng):
-    """`count` pairs, half of the same object (label 1), half of others."""
-    first = rng.integers(len(images), size=count)
-    second = np.empty(count, dtype=int)
-    same = np.arange(count) % 2 == 0
-    for index in range(count):
-        candidates = np.flatnonzero((labels == labels[first[index]]) == same[index])
-        candidates = candidates[candidates != first[index]]
-        second[index] = rng.choice(candidates)
-    return (images[first], images[second]), same.astype("float32")
 
 
 def option(text):
@@ -76,7 +66,9 @@ def main():
     keras.utils.set_random_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     train = objects <= 14
-    pairs, labels = balanced_pairs(images[train], objects[train], 3000, rng)
+    # The balanced pairs `pair_dataset` draws, here as arrays for `fit`.
+    first, second, labels = sample_pairs(group_identities(objects[train]), 3000, rng)
+    pairs = (images[train][first], images[train][second])
     model = siamesekit.create_siamese_model(images.shape[1:], **options)
     started = time.perf_counter()
     model.fit(pairs, labels, batch_size=64, epochs=4, verbose=0)

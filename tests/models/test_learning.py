@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 import siamesekit
+from siamesekit.data.identities import group_identities
+from siamesekit.data.pairs import sample_pairs
 from siamesekit.evaluation import evaluate_verification
 
 
@@ -19,25 +21,16 @@ def load_coil20(folder):
     return np.stack(images)[..., None].astype("float32"), np.array(labels)
 
 
-def balanced_pairs(images, labels, count, rng):
-    """`count` pairs, half of the same object (label 1), half of different ones."""
-    first = rng.integers(len(images), size=count)
-    second = np.empty(count, dtype=int)
-    same = np.arange(count) % 2 == 0
-    for index in range(count):
-        candidates = np.flatnonzero((labels == labels[first[index]]) == same[index])
-        candidates = candidates[candidates != first[index]]
-        second[index] = rng.choice(candidates)
-    return (images[first], images[second]), same.astype("float32")
-
-
 @pytest.mark.slow
 def test_default_model_learns_to_verify_unseen_objects(shared_data):
     """The defaults alone learn: no option but the input shape and backbone."""
     images, labels = load_coil20(shared_data / "coil20_32px")
     rng = np.random.default_rng(0)
     train = labels <= 14  # objects 1-14 train, 15-20 are never seen
-    pairs, pair_labels = balanced_pairs(images[train], labels[train], 3000, rng)
+    first, second, pair_labels = sample_pairs(
+        group_identities(labels[train]), 3000, rng
+    )
+    pairs = (images[train][first], images[train][second])
     model = siamesekit.create_siamese_model(
         (32, 32, 1), backbone="small_cnn", weights=None
     )
