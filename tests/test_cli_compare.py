@@ -36,6 +36,9 @@ def test_json_scores_and_figure(files, capsys):
     assert report["distance"] == pytest.approx(expected.distance, rel=0.05)
     assert report["same"] == (report["distance"] < 0.5)
     assert report["figure"] == figure and cv2.imread(figure) is not None
+    assert report["regions"] == [region._asdict() for region in expected.regions]
+    for region in report["regions"]:
+        assert set(region) == {"x", "y", "width", "height", "score"}
 
 
 def test_plain_output_with_backbone(files, capsys):

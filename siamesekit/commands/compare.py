@@ -111,6 +111,7 @@ def run(args) -> int:
                     "distance": result.distance,
                     "same": result.same,
                     "method": result.method,
+                    "regions": [region._asdict() for region in result.regions],
                     "precision": comparator.precision,
                     "figure": figure,
                 }
@@ -121,6 +122,12 @@ def run(args) -> int:
         print(f"distance:   {result.distance:.6f}")
         if result.same is not None:
             print(f"same:       {'yes' if result.same else 'no'}")
+        for number, region in enumerate(result.regions, start=1):
+            print(
+                f"region {number}:   x={region.x} y={region.y} "
+                f"width={region.width} height={region.height} "
+                f"score={region.score:.4g}"
+            )
         if figure is not None:
             print(f"figure:     {figure}")
     return 0

@@ -9,8 +9,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from siamesekit.comparator import heatmaps, rendering
+from siamesekit.comparator import attribution, heatmaps
 from siamesekit.comparator.decoding import decode_ahead
+from siamesekit.comparator.display_scale import display_scale
 from siamesekit.comparator.precision import resolve_precision, tower_in_precision
 from siamesekit.comparator.result import ComparisonResult
 from siamesekit.compiled import compile_inference
@@ -187,7 +188,7 @@ class Comparator:
             name="feature_extractor",
         )
 
-        def features(images, index_a, index_b):
+        def stages_and_embeddings(images):
             outputs = extractor(tower.preprocess(images), training=False)
             stages, last = outputs[:-1], outputs[-1]
             if tower.num_test_time_views > 1:
@@ -196,6 +197,24 @@ class Comparator:
                 embeddings = ops.cast(tower(images, training=False), "float32")
             else:
                 embeddings = ops.cast(tower.head(last, training=False), "float32")
+            return stages, embeddings
+
+        def features(images, index_a, index_b):
+            stages, embeddings = stages_and_embeddings(images)
+            # Image 2 of each pair, with image 1's exposure, gets its own pass.
+            matched = heatmaps.match_photometry(
+                ops.take(images, index_b, axis=0), ops.take(images, index_a, axis=0)
+            )
+            matched_stages = extractor(tower.preprocess(matched), training=False)
+            maps = heatmaps.difference_map(
+                [ops.take(stage, index_a, axis=0) for stage in stages],
+                matched_stages[:-1],
+                size,
+            )
+            return embeddings, maps
+
+        def lpips(images, index_a, index_b):
+            stages, embeddings = stages_and_embeddings(images)
             maps = heatmaps.feature_distance_map(
                 [ops.take(stage, index_a, axis=0) for stage in stages],
                 [ops.take(stage, index_b, axis=0) for stage in stages],
@@ -209,6 +228,7 @@ class Comparator:
             return embeddings, ops.cast(last, "float32")
 
         self._features_function = compile_inference(features, tower.variables)
+        self._lpips_function = compile_inference(lpips, tower.variables)
         self._attribution_function = compile_inference(attribution, tower.variables)
 
     # Decoding -----------------------------------------------------------
@@ -349,10 +369,13 @@ class Comparator:
         Args:
             a: image 1 (path, encoded bytes or array).
             b: image 2.
-            method: the heatmap: `"features"` (LPIPS-style, from the same
-                forward pass as the scores), `"attribution"` (decomposition of
-                the cosine similarity), `"pixels"` (SSIM, no network), or
-                `None` for scores only. Defaults to `"features"`.
+            method: the heatmap (see `siamesekit.comparator.heatmaps`):
+                `"features"` (feature differences robust to exposure, noise,
+                JPEG and small shifts; one more backbone pass for image 2),
+                `"lpips"` (plain LPIPS-style map from the scores' own pass),
+                `"attribution"` (each position's share of `1 - cos`),
+                `"pixels"` (SSIM, no network), or `None` for scores only.
+                Defaults to `"features"`.
 
         Returns:
             A `siamesekit.ComparisonResult`.
@@ -423,7 +446,7 @@ class Comparator:
                 same=self._verdict(float(distance[i])),
                 method=None,
                 heatmap=None,
-                heatmap_range=None,
+                display_scale=None,
                 image_a=None,
                 image_b=None,
             )
@@ -456,8 +479,11 @@ class Comparator:
         batch = np.stack(distinct)
         index_a = np.array([row_of_key[pair[0][0]] for pair in group], np.int32)
         index_b = np.array([row_of_key[pair[1][0]] for pair in group], np.int32)
-        if method == "features":
-            embeddings, maps = self._features_function(batch, index_a, index_b)
+        if method in ("features", "lpips"):
+            function = self._features_function
+            if method == "lpips":
+                function = self._lpips_function
+            embeddings, maps = function(batch, index_a, index_b)
             maps = ops.convert_to_numpy(maps)
         elif method == "attribution":
             embeddings, last = self._attribution_function(batch)
@@ -470,19 +496,17 @@ class Comparator:
         results = []
         for i, pair in enumerate(group):
             image_a, image_b = pair[0][1], pair[1][1]
-            if method == "features":
+            if method in ("features", "lpips"):
                 heatmap = maps[i]
             elif method == "attribution":
-                grid_a, grid_b = heatmaps.attribution_maps(
+                grid = attribution.dissimilarity_shares(
                     last[index_a[i]],
                     last[index_b[i]],
                     embeddings[index_a[i]],
                     embeddings[index_b[i]],
                     self.tower,
                 )
-                # Both images share one frame; the mean of the two maps also
-                # sums to the similarity.
-                heatmap = heatmaps.upsample_preserving_sum((grid_a + grid_b) / 2, size)
+                heatmap = attribution.upsample_preserving_sum(grid, size)
             else:
                 heatmap = heatmaps.pixel_difference_map(image_a, image_b)
             results.append(
@@ -492,7 +516,7 @@ class Comparator:
                     same=self._verdict(float(distance[i])),
                     method=method,
                     heatmap=np.asarray(heatmap, np.float32),
-                    heatmap_range=rendering.display_range(method, size),
+                    display_scale=display_scale(method),
                     image_a=image_a,
                     image_b=image_b,
                 )

@@ -1,20 +1,32 @@
 """Maps of where two images differ, each on a fixed, documented scale.
 
-- `feature_distance_map` ("features", LPIPS-style): per position of each
-  backbone stage, the feature vectors of the two images are divided by their
-  channel norm and compared: `|a/|a| - b/|b||^2 / 4 = (1 - cos) / 2`. Stage
-  maps are resized to the image size (bilinear) and averaged. Scale [0, 1]:
-  0 where the features agree, 0.5 where they are orthogonal (the most that
-  non-negative ReLU features can differ), 1 where they point in opposite
-  directions.
-- `attribution_maps` ("attribution", Stylianou et al. 2019): how much each
-  position contributes to the cosine similarity of the two embeddings; each
-  map sums to that similarity.
+- `difference_map` ("features", the default): where the backbone's features
+  of the two images differ, made robust to what is not a difference.
+  Image 2 first gets the per-channel gain and offset that match its mean and
+  spread to image 1 (exposure, white balance). At each backbone stage, each
+  position is compared with the best-matching position of the other image
+  within `SHIFT_TOLERANCE` input pixels, in both directions, the larger
+  distance kept (a shifted copy matches; a pasted patch has no match in
+  either). Distances are `(1 - cos) / 2` of channel-normalized features as in
+  LPIPS. The stage maps, resized to the image, are combined by a geometric
+  mean (a difference must be seen at every scale: sensor noise and JPEG
+  blocks stir the shallow stages, not the deep ones), faded out over a band
+  of `min(height, width) / 28` pixels at the border (where zero padding and
+  content shifted in or out of the frame light up any copy), and smoothed
+  with a Gaussian of `min(height, width) / 40` pixels. Scale [0, 1]: 0 where the
+  features agree, 0.5 where they are orthogonal.
+- `feature_distance_map` ("lpips"): plain LPIPS-style map, the mean over
+  stages of `(1 - cos) / 2` at the same position, without the above.
+- "attribution" (`siamesekit.comparator.attribution`): each position's
+  exact share of the dissimilarity `1 - cos` of the two embeddings.
 - `pixel_difference_map` ("pixels"): `(1 - SSIM) / 2` per pixel, no network.
   Scale [0, 1] as for "features".
 
 Maps are never min-max stretched per image: two identical images give an
-all-zero "features" and "pixels" map.
+all-zero "features", "lpips", "attribution" and "pixels" map. Measured on
+photos with pasted and altered regions (`benchmarks/bench_heatmaps.py`), the
+"features" map localizes edits better than the others, most of all when a
+nuisance (gain, noise, JPEG, a shift of 1-3 pixels) follows the edit.
 
 References:
     Zhang, Isola, Efros, Shechtman, Wang, "The Unreasonable Effectiveness of
@@ -27,7 +39,8 @@ References:
 
 from __future__ import annotations
 
-import cv2
+import math
+
 import keras
 import numpy as np
 from keras import ops
@@ -35,7 +48,7 @@ from skimage.metrics import structural_similarity
 
 from siamesekit.errors import InvalidArgumentError
 
-METHODS = ("features", "attribution", "pixels")
+METHODS = ("features", "lpips", "attribution", "pixels")
 
 # As in LPIPS: keeps all-zero feature vectors (dead ReLU positions) finite.
 _NORM_EPSILON = 1e-10
@@ -49,8 +62,165 @@ def check_method(method):
     return method
 
 
+# Below the rounding error of the expanded distance (terms of at most 1).
+_ROUNDING_FLOOR = 1e-6
+
+# A feature that moved by at most this many input pixels still matches.
+SHIFT_TOLERANCE = 3
+# The gain `match_photometry` applies stays within [1 / 2, 2].
+_MAX_GAIN = 2.0
+# Keeps the geometric mean of stage maps defined where a stage map is 0.
+_GEOMETRIC_EPSILON = 1e-4
+# Gaussian smoothing of the "features" map: sigma = min(height, width) / 40.
+_SMOOTHING_DIVISOR = 40.0
+# The "features" map fades to 0 over a band of min(height, width) / 28
+# pixels at the image border (8 at 224 x 224).
+_BORDER_DIVISOR = 28.0
+
+
+def match_photometry(images, references):
+    """Gives each image the per-channel mean and spread of its reference.
+
+    `gain * image + offset` per channel, with the gain limited to [1/2, 2]
+    and 1 for a flat channel. An image equal to its reference is returned
+    unchanged bit for bit (gain exactly 1, offset exactly 0).
+
+    Args:
+        images: float tensor `(n, height, width, channels)`, 0-255.
+        references: a float tensor of the same shape.
+    """
+    images = ops.cast(images, "float32")
+    references = ops.cast(references, "float32")
+    mean = ops.mean(images, axis=(1, 2), keepdims=True)
+    spread = ops.std(images, axis=(1, 2), keepdims=True)
+    reference_mean = ops.mean(references, axis=(1, 2), keepdims=True)
+    reference_spread = ops.std(references, axis=(1, 2), keepdims=True)
+    flat = spread < 1e-3
+    gain = reference_spread / ops.where(flat, 1.0, spread)
+    gain = ops.where(flat, 1.0, ops.clip(gain, 1.0 / _MAX_GAIN, _MAX_GAIN))
+    offset = reference_mean - gain * mean
+    return gain * images + offset
+
+
+def _repeat_edges(values, radius):
+    """Pads the two spatial axes by `radius` copies of the border rows."""
+    for axis in (1, 2):
+        first = ops.take(values, [0] * radius, axis=axis)
+        last = ops.take(values, [values.shape[axis] - 1] * radius, axis=axis)
+        values = ops.concatenate([first, values, last], axis=axis)
+    return values
+
+
+def _unit_features(stage):
+    stage = ops.cast(stage, "float32")
+    norm = ops.sqrt(ops.sum(ops.square(stage), axis=-1, keepdims=True))
+    return stage / (norm + _NORM_EPSILON)
+
+
+def _nearest_match_distance(unit_a, unit_b, radius):
+    """Per position of b, `|a' - b|^2 / 4` to the closest a' within `radius`.
+
+    The distance of unit vectors is expanded into `|a'|^2 + |b|^2 - 2 a'.b`
+    (a dead position has |a'| = 0, so two dead positions match); for equal
+    inputs the unshifted term is exactly 0.
+    """
+    squared_a = ops.sum(ops.square(unit_a), axis=-1, keepdims=True)
+    squared_b = ops.sum(ops.square(unit_b), axis=-1, keepdims=True)
+    padded = _repeat_edges(unit_a, radius)
+    padded_squared = _repeat_edges(squared_a, radius)
+    height, width = unit_b.shape[1], unit_b.shape[2]
+    nearest = None
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            window = padded[:, dy : dy + height, dx : dx + width]
+            dot = ops.sum(window * unit_b, axis=-1, keepdims=True)
+            distance = (
+                padded_squared[:, dy : dy + height, dx : dx + width]
+                + squared_b
+                - 2.0 * dot
+            ) / 4.0
+            nearest = distance if nearest is None else ops.minimum(nearest, distance)
+    return ops.maximum(nearest, 0.0)
+
+
+def _gaussian_kernel(sigma):
+    radius = max(1, int(math.ceil(3.0 * sigma)))
+    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
+    weights = np.exp(-0.5 * np.square(offsets / sigma))
+    return (weights / weights.sum()).astype(np.float32), radius
+
+
+def _smooth(maps, sigma):
+    """Separable Gaussian blur of `(n, height, width, 1)` maps, edges repeated."""
+    weights, radius = _gaussian_kernel(sigma)
+    maps = _repeat_edges(maps, radius)
+    vertical = ops.convert_to_tensor(weights.reshape(-1, 1, 1, 1))
+    horizontal = ops.convert_to_tensor(weights.reshape(1, -1, 1, 1))
+    maps = ops.conv(maps, vertical, padding="valid")
+    return ops.conv(maps, horizontal, padding="valid")
+
+
+def _border_weights(size):
+    """`(1, height, width, 1)` weights rising from 1/band at the border to 1.
+
+    Near the border the backbone's zero padding weighs on every feature,
+    and a shift moves content in and out of the frame: there the map
+    reports differences a shifted or re-encoded copy has too (measured: the
+    largest value of most such copies lay on the border).
+    """
+    height, width = size
+    band = max(1.0, min(size) / _BORDER_DIVISOR)
+    rows = np.arange(height, dtype=np.float64)
+    columns = np.arange(width, dtype=np.float64)
+    to_border = np.minimum.outer(
+        np.minimum(rows, height - 1 - rows), np.minimum(columns, width - 1 - columns)
+    )
+    weights = np.clip((to_border + 1.0) / band, 0.0, 1.0)
+    return ops.convert_to_tensor(weights.reshape(1, height, width, 1), "float32")
+
+
+def difference_map(stages_a, stages_b, size):
+    """The "features" map: shift-tolerant, all-scales feature differences.
+
+    See the module docstring. Apply `match_photometry` to image 2 before
+    the backbone gives `stages_b`.
+
+    Args:
+        stages_a: list of tensors `(pairs, height_s, width_s, channels_s)`,
+            one per backbone stage, for the first image of each pair.
+        stages_b: the same for the second image of each pair.
+        size: `(height, width)` of the output map.
+
+    Returns:
+        A float32 tensor `(pairs, height, width)` with values in [0, 1].
+    """
+    total = None
+    for stage_a, stage_b in zip(stages_a, stages_b):
+        if 2 * stage_a.shape[1] > size[0] and stage_a.shape[1] > 1:
+            # Full-resolution stages are searched at half resolution: a
+            # quarter of the positions and of the shifts, for a map that is
+            # smoothed anyway.
+            stage_a = ops.average_pool(stage_a, 2, strides=2, padding="same")
+            stage_b = ops.average_pool(stage_b, 2, strides=2, padding="same")
+        unit_a, unit_b = _unit_features(stage_a), _unit_features(stage_b)
+        radius = int(math.ceil(SHIFT_TOLERANCE * stage_a.shape[1] / size[0]))
+        distance = ops.maximum(
+            _nearest_match_distance(unit_a, unit_b, radius),
+            _nearest_match_distance(unit_b, unit_a, radius),
+        )
+        if tuple(distance.shape[1:3]) != tuple(size):
+            distance = ops.image.resize(distance, size, interpolation="bilinear")
+        logarithm = ops.log(ops.maximum(distance, 0.0) + _GEOMETRIC_EPSILON)
+        total = logarithm if total is None else total + logarithm
+    mean = ops.exp(total / float(len(stages_a))) - _GEOMETRIC_EPSILON
+    mean = ops.maximum(mean, 0.0) * _border_weights(size)
+    mean = _smooth(mean, min(size) / _SMOOTHING_DIVISOR)
+    mean = ops.where(mean < _ROUNDING_FLOOR, 0.0, mean)
+    return ops.clip(ops.squeeze(mean, axis=-1), 0.0, 1.0)
+
+
 def feature_distance_map(stages_a, stages_b, size):
-    """LPIPS-style distance map between two batches of multi-stage features.
+    """The "lpips" map: the LPIPS-style mean over stages, position by position.
 
     Args:
         stages_a: list of tensors `(pairs, height_s, width_s, channels_s)`,
@@ -69,10 +239,6 @@ def feature_distance_map(stages_a, stages_b, size):
         total = distance if total is None else total + distance
     mean = total / float(len(stages_a))
     return ops.clip(ops.squeeze(mean, axis=-1), 0.0, 1.0)
-
-
-# Below the rounding error of the expanded distance (terms of at most 1).
-_ROUNDING_FLOOR = 1e-6
 
 
 def _sums_dtype(dtype):
@@ -117,132 +283,6 @@ def _unit_vector_distance(a, b):
     # XLA (the JAX backend) may fuse the three terms differently, so equal
     # inputs leave float32 rounding noise of ~1e-8 instead of an exact 0.
     return ops.where(distance < _ROUNDING_FLOOR, 0.0, distance)
-
-
-def _contributions(feature_map, tower, query):
-    """Per-position contributions `S(i)` of one image's embedding to `e . query`.
-
-    The head of an `EmbeddingTower` is pooling -> Dense(relu) -> Dense
-    [-> standardization] [-> whitening] [-> L2 normalization], the middle two
-    affine at inference. With the ReLU pattern and max-pooling winners of
-    this image held fixed, the embedding is exactly a sum of one linear
-    term per position plus a bias term, so `S(i) = term_i . query`.
-    """
-    grid_height, grid_width, channels = feature_map.shape
-    positions = grid_height * grid_width
-    features = feature_map.reshape(positions, channels).astype(np.float64)
-    hidden_kernel, hidden_bias = (
-        np.asarray(w, np.float64) for w in tower.hidden.get_weights()
-    )
-    embedding_kernel, embedding_bias = (
-        np.asarray(w, np.float64) for w in tower.embedding.get_weights()
-    )
-    if tower.standardization is not None:
-        # At inference the standardization is affine: fold it into the layer.
-        layer = tower.standardization
-        mean, variance = (
-            np.asarray(w, np.float64)
-            for w in (layer.moving_mean, layer.moving_variance)
-        )
-        scale = 1.0 / np.sqrt(variance + layer.epsilon)
-        embedding_kernel = embedding_kernel * scale
-        embedding_bias = (embedding_bias - mean) * scale
-    if tower.whitening is not None:
-        # So is the whitening: `(x - mean) @ matrix`.
-        mean, matrix = (
-            np.asarray(w, np.float64)
-            for w in (tower.whitening.mean, tower.whitening.matrix)
-        )
-        embedding_kernel = embedding_kernel @ matrix
-        embedding_bias = (embedding_bias - mean) @ matrix
-    if tower.pooling == "flatten":
-        # Flatten orders the vector position by position, channels inside.
-        kernel = hidden_kernel.reshape(positions, channels, -1)
-        hidden_terms = np.einsum("pc,pcu->pu", features, kernel)
-    elif tower.pooling == "avg":
-        hidden_terms = features @ hidden_kernel / positions
-    else:
-        winners = np.argmax(features, axis=0)
-        mask = np.zeros_like(features)
-        mask[winners, np.arange(channels)] = 1.0
-        hidden_terms = (features * mask) @ hidden_kernel
-    active = (hidden_terms.sum(axis=0) + hidden_bias) > 0
-    unnormalized = (hidden_terms.sum(axis=0) + hidden_bias) * active
-    unnormalized = unnormalized @ embedding_kernel + embedding_bias
-    scale = 1.0
-    if tower.normalize:
-        scale = 1.0 / max(float(np.linalg.norm(unnormalized)), 1e-12)
-    direction = (embedding_kernel @ query) * active * scale
-    return (hidden_terms @ direction).reshape(grid_height, grid_width)
-
-
-def attribution_maps(feature_map_a, feature_map_b, embedding_a, embedding_b, tower):
-    """Decomposes the cosine similarity of two embeddings over positions.
-
-    Stylianou et al. write, for average-pooled features a, b of last conv
-    maps A, B with N positions, `S1(i) = A_i . b / (N |a| |b|)`, a map that
-    sums to cos(a, b). Here the same is done through the tower's head, so
-    the maps explain the similarity of the embeddings that siamesekit
-    reports: position i of image 1 gets `c_i . e_b / (|e_a| |e_b|)`, where
-    `c_i` is its exact linear share of `e_a` (see `_contributions`). What no
-    position owns (the Dense biases, and the rounding of a mixed precision
-    forward pass) is spread evenly over the positions, so each map sums to
-    the reported similarity exactly.
-
-    Args:
-        feature_map_a: float array `(grid_height, grid_width, channels)`, the
-            backbone output of image 1.
-        feature_map_b: the same for image 2.
-        embedding_a: float array `(dim,)`, the embedding reported for image 1.
-        embedding_b: the same for image 2.
-        tower: the `siamesekit.EmbeddingTower` that produced them.
-
-    Returns:
-        Two float64 arrays `(grid_height, grid_width)`, for image 1 and image
-        2, each summing to the cosine similarity of the embeddings.
-    """
-    embedding_a = np.asarray(embedding_a, np.float64)
-    embedding_b = np.asarray(embedding_b, np.float64)
-    norms = np.linalg.norm(embedding_a) * np.linalg.norm(embedding_b)
-    if norms < 1e-12:
-        # A zero embedding has similarity 0 with everything.
-        return np.zeros(feature_map_a.shape[:2]), np.zeros(feature_map_b.shape[:2])
-    similarity = float(np.clip(embedding_a @ embedding_b / norms, -1.0, 1.0))
-    maps = []
-    for feature_map, other in (
-        (feature_map_a, embedding_b),
-        (feature_map_b, embedding_a),
-    ):
-        share = _contributions(np.asarray(feature_map), tower, other / norms)
-        share += (similarity - share.sum()) / share.size
-        maps.append(share)
-    return maps[0], maps[1]
-
-
-def _interpolation_matrix(source, target):
-    """The (target, source) matrix of OpenCV's 1-D bilinear resize."""
-    identity = np.eye(source, dtype=np.float64)
-    return cv2.resize(identity, (source, target), interpolation=cv2.INTER_LINEAR)
-
-
-def upsample_preserving_sum(grid, size):
-    """Smoothly resizes a map of per-cell amounts, keeping its exact total.
-
-    Each cell's amount is spread over the pixels in proportion to its
-    bilinear interpolation weights, so the output sums to `grid.sum()`.
-
-    Args:
-        grid: float array `(grid_height, grid_width)`.
-        size: `(height, width)` of the output.
-
-    Returns:
-        A float64 array of shape `size`.
-    """
-    grid = np.asarray(grid, np.float64)
-    rows = _interpolation_matrix(grid.shape[0], size[0])
-    columns = _interpolation_matrix(grid.shape[1], size[1])
-    weight = np.outer(rows.sum(axis=0), columns.sum(axis=0))
-    return rows @ (grid / weight) @ columns.T
 
 
 def pixel_difference_map(image_a, image_b):

@@ -1,39 +1,43 @@
-"""Drawing heatmaps: OpenCV colour overlays and a matplotlib figure."""
+"""Drawing heatmaps: colour overlays and a matplotlib figure.
+
+The colour of a value follows its method's fixed `DisplayScale`: strength
+`t` in [0, 1] picks a colour from yellow (a faint difference) to dark red
+(a strong one) and is also its opacity, so where the images agree image 2
+shows through unchanged and "no difference" looks like no overlay at all.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 
 import cv2
 import numpy as np
 
+from siamesekit.comparator.display_scale import DisplayScale
 from siamesekit.errors import InvalidArgumentError
 
-COLORMAP = cv2.COLORMAP_JET
+# The matplotlib colormap the strengths are drawn from, and the part of it
+# used (its lightest end is nearly white, invisible on bright images).
+COLORMAP = "YlOrRd"
+_COLORMAP_START = 0.3
+# The opacity of a full-strength colour.
+MAX_OPACITY = 0.85
 
 
-def display_range(method: str, size: tuple[int, int]) -> tuple[float, float]:
-    """The fixed value range a heatmap of `method` is drawn on.
+@functools.lru_cache(maxsize=1)
+def _colour_table() -> np.ndarray:
+    """256 RGB colours, float64 in [0, 255], weakest first."""
+    from matplotlib import colormaps
 
-    "features" and "pixels" maps lie in [0, 1]; they are drawn on [0, 0.5],
-    where 0.5 means orthogonal features (or uncorrelated pixels). An
-    "attribution" map of an `height x width` image sums to the cosine
-    similarity; it is drawn on +-2 / (height * width), twice the share
-    each pixel gets when two identical images match perfectly.
-    """
-    if method == "attribution":
-        limit = 2.0 / float(size[0] * size[1])
-        return (-limit, limit)
-    return (0.0, 0.5)
+    positions = np.linspace(_COLORMAP_START, 1.0, 256)
+    return colormaps[COLORMAP](positions)[:, :3] * 255.0
 
 
-def colorize(heatmap, value_range) -> np.ndarray:
-    """Maps values to RGB uint8 colours with the OpenCV jet colormap."""
-    low, high = value_range
-    scaled = (np.asarray(heatmap, np.float64) - low) / (high - low)
-    levels = np.round(np.clip(scaled, 0.0, 1.0) * 255.0).astype(np.uint8)
-    # OpenCV colormaps return BGR.
-    return cv2.cvtColor(cv2.applyColorMap(levels, COLORMAP), cv2.COLOR_BGR2RGB)
+def colorize(strength) -> np.ndarray:
+    """Strengths in [0, 1] -> RGB uint8 colours of the heatmap colormap."""
+    levels = np.round(np.clip(np.asarray(strength, np.float64), 0, 1) * 255)
+    return np.round(_colour_table()[levels.astype(np.int64)]).astype(np.uint8)
 
 
 def to_rgb_uint8(image) -> np.ndarray:
@@ -46,36 +50,52 @@ def to_rgb_uint8(image) -> np.ndarray:
     return np.round(np.clip(image, 0.0, 255.0)).astype(np.uint8)
 
 
-def overlay(image, heatmap, value_range, opacity: float = 0.5) -> np.ndarray:
-    """Blends the colourized `heatmap` over `image`; returns RGB uint8 HxWx3.
+def overlay(image, heatmap, scale: DisplayScale) -> np.ndarray:
+    """Draws `heatmap` over `image` on its fixed scale; RGB uint8 HxWx3.
+
+    Each pixel is `(1 - a) * image + a * colour(t)` with `t` the strength of
+    its value on `scale` and `a = MAX_OPACITY * t`: an all-zero map returns
+    the image itself.
 
     Args:
         image: float array `(height, width, channels)` in [0, 255].
         heatmap: float array `(height, width)`.
-        value_range: `(low, high)` mapped to the ends of the colormap.
-        opacity: float in [0, 1], weight of the heatmap colours. Defaults to
-            `0.5`.
+        scale: the `DisplayScale` of the map's method.
     """
-    base = to_rgb_uint8(image)
-    colours = colorize(heatmap, value_range)
-    if colours.shape[:2] != base.shape[:2]:
-        colours = cv2.resize(
-            colours, (base.shape[1], base.shape[0]), interpolation=cv2.INTER_LINEAR
+    base = to_rgb_uint8(image).astype(np.float64)
+    strength = scale.strength(heatmap)
+    if strength.shape != base.shape[:2]:
+        strength = cv2.resize(
+            strength, (base.shape[1], base.shape[0]), interpolation=cv2.INTER_LINEAR
         )
-    return cv2.addWeighted(colours, opacity, base, 1.0 - opacity, 0.0)
+    opacity = (MAX_OPACITY * strength)[:, :, np.newaxis]
+    colours = colorize(strength).astype(np.float64)
+    return np.round((1.0 - opacity) * base + opacity * colours).astype(np.uint8)
 
 
-def _colormap_for_matplotlib():
-    from matplotlib.colors import ListedColormap
+def _colorbar_ticks(scale: DisplayScale) -> list[float]:
+    """Round values spread along the scale, 0 and the top included."""
+    ticks = [0.0]
+    for strength in (0.25, 0.5, 0.75):
+        value = float(scale.inverse(strength))
+        ticks.append(float(f"{value:.1g}"))
+    ticks.append(scale.top)
+    return sorted(set(ticks))
 
-    levels = np.arange(256, dtype=np.uint8).reshape(-1, 1)
-    rgb = cv2.cvtColor(cv2.applyColorMap(levels, COLORMAP), cv2.COLOR_BGR2RGB)
-    return ListedColormap(rgb.reshape(-1, 3) / 255.0, name="opencv_jet")
+
+_TITLES = {
+    "features": "where the features differ",
+    "lpips": "where the features differ (LPIPS-style)",
+    "attribution": "what lowers the similarity",
+    "pixels": "where the pixels differ (SSIM)",
+}
 
 
 def save_comparison_figure(path, result, *, dpi: int = 100) -> str:
-    """Writes image 1, image 2 and the overlay side by side, with a colorbar.
+    """Writes image 1, image 2 and the heatmap over image 2, equal in size.
 
+    The third panel draws `result.regions` as numbered boxes; a colorbar on
+    its right, labelled with what the values are, shows the fixed scale.
     Uses matplotlib's object API (no pyplot), so it never changes the user's
     matplotlib backend or open figures. An existing file at `path` is
     replaced: the caller named it as the figure's destination.
@@ -91,31 +111,58 @@ def save_comparison_figure(path, result, *, dpi: int = 100) -> str:
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
+    from matplotlib.colors import FuncNorm, ListedColormap
     from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     path = os.fspath(path)
     if result.heatmap is None:
         raise InvalidArgumentError(
             "This result has no heatmap to draw; compare with method="
-            "'features', 'attribution' or 'pixels'."
+            "'features', 'lpips', 'attribution' or 'pixels'."
         )
-    figure = Figure(figsize=(12.0, 4.4), dpi=dpi)
+    scale = result.display_scale
+    figure = Figure(figsize=(13.0, 4.6), dpi=dpi)
     FigureCanvasAgg(figure)
-    axes = figure.subplots(1, 3)
+    grid = figure.add_gridspec(1, 4, width_ratios=(1, 1, 1, 0.06), wspace=0.08)
     panels = (
         (to_rgb_uint8(result.image_a), "image 1"),
         (to_rgb_uint8(result.image_b), "image 2"),
-        (result.visualization, f"{result.method} map over image 2"),
+        (result.visualization, f"{result.method}: {_TITLES[result.method]}"),
     )
-    for axis, (pixels, label) in zip(axes, panels):
+    for column, (pixels, label) in enumerate(panels):
+        axis = figure.add_subplot(grid[0, column])
         axis.imshow(pixels)
-        axis.set_title(label)
+        axis.set_title(label, fontsize=11)
         axis.set_axis_off()
-    colour_scale = ScalarMappable(
-        norm=Normalize(*result.heatmap_range), cmap=_colormap_for_matplotlib()
+    for number, region in enumerate(result.regions, start=1):
+        axis.add_patch(
+            Rectangle(
+                (region.x - 0.5, region.y - 0.5),
+                region.width,
+                region.height,
+                fill=False,
+                edgecolor="#00e5ff",
+                linewidth=1.5,
+            )
+        )
+        axis.text(
+            region.x,
+            region.y - 1.5,
+            str(number),
+            color="#00e5ff",
+            fontsize=9,
+            fontweight="bold",
+            verticalalignment="bottom",
+        )
+    norm = FuncNorm((scale.forward, scale.inverse), vmin=0.0, vmax=scale.top)
+    colormap = ListedColormap(_colour_table() / 255.0)
+    colorbar = figure.colorbar(
+        ScalarMappable(norm=norm, cmap=colormap),
+        cax=figure.add_subplot(grid[0, 3]),
+        ticks=_colorbar_ticks(scale),
     )
-    figure.colorbar(colour_scale, ax=axes[2], fraction=0.046, pad=0.04)
+    colorbar.set_label(scale.label, fontsize=9)
     verdict = ""
     if result.same is not None:
         verdict = "  (same)" if result.same else "  (different)"

@@ -7,6 +7,8 @@ import dataclasses
 import numpy as np
 
 from siamesekit.comparator import rendering
+from siamesekit.comparator.display_scale import DisplayScale
+from siamesekit.comparator.regions import Region, find_regions
 
 
 @dataclasses.dataclass(eq=False)
@@ -25,7 +27,8 @@ class ComparisonResult:
         heatmap: float32 array `(height, width)` at the tower's input size,
             on the fixed scale of `method` (see
             `siamesekit.comparator.heatmaps`), or `None`.
-        heatmap_range: `(low, high)`, the fixed range the heatmap is drawn on.
+        display_scale: the `siamesekit.comparator.DisplayScale` the heatmap
+            is drawn on (fixed per method), or `None`.
         image_a: float32 array `(height, width, channels)`, image 1 as fed to
             the tower: decoded and resized to its input size, 0-255.
         image_b: the same for image 2.
@@ -36,10 +39,26 @@ class ComparisonResult:
     same: bool | None
     method: str | None
     heatmap: np.ndarray | None
-    heatmap_range: tuple[float, float] | None
+    display_scale: DisplayScale | None
     image_a: np.ndarray
     image_b: np.ndarray
     _visualization: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    _regions: list[Region] | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def regions(self) -> list[Region]:
+        """The few areas where the images differ most, strongest first.
+
+        Boxes `Region(x, y, width, height, score)` in pixels of the heatmap
+        (the tower's input size, as `image_b`), found by
+        `siamesekit.comparator.regions.find_regions`; empty for identical
+        images and when there is no heatmap.
+        """
+        if self.heatmap is None:
+            return []
+        if self._regions is None:
+            self._regions = find_regions(self.heatmap, self.display_scale)
+        return self._regions
 
     @property
     def visualization(self) -> np.ndarray | None:
@@ -52,12 +71,12 @@ class ComparisonResult:
             return None
         if self._visualization is None:
             self._visualization = rendering.overlay(
-                self.image_b, self.heatmap, self.heatmap_range
+                self.image_b, self.heatmap, self.display_scale
             )
         return self._visualization
 
     def save_figure(self, path, *, dpi: int = 100) -> str:
-        """Saves image 1, image 2 and the heatmap overlay, with both scores.
+        """Saves image 1, image 2 and the heatmap overlay with its regions.
 
         The format follows the extension of `path`; an existing file there is
         replaced (it is the destination the caller named).

@@ -206,7 +206,7 @@ def test_bad_inputs_are_typed_errors(tmp_path, images):
     with pytest.raises(ImageError, match="NaN"):
         comparator.compare(images[0], nan)
     with pytest.raises(InvalidArgumentError, match="method"):
-        comparator.compare(images[0], images[1], method="lpips")
+        comparator.compare(images[0], images[1], method="gradcam")
     with pytest.raises(InvalidArgumentError, match=r"\[image\]"):
         comparator.embed(images[0])
     with pytest.raises(InvalidArgumentError, match="pairs"):
