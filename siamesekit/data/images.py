@@ -36,14 +36,16 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
 _DECODE_FLAGS = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
 
 # Images whose header declares more pixels are refused before decoding.
-# 2**26 is 8192 x 8192: above the 61-megapixel sensors of today's cameras,
-# and small enough that the decoded 8-bit RGB image (192 MiB) and its float32
-# copy at full size (768 MiB) fit in memory. OpenCV's own limit, 2**30,
-# lets a 1 KB file allocate 12 GiB. Read at each call: set it to change it.
-MAX_IMAGE_PIXELS = 2**26
+# 2**25 is 8192 x 4096, or 5792 x 5792: more than a 24- or 33-megapixel
+# photo, and the most that keeps the worst decode under 1 GB: OpenCV needs
+# twice the decoded size for a PNG (768 MiB for 16-bit RGB at 2**26 pixels),
+# and a full-size float32 RGB result is 12 bytes a pixel. OpenCV's own limit,
+# 2**30, lets a 1 KB file allocate 12 GiB. Read at each call: set it higher
+# for larger photos (a 2**26 limit peaks at about 1.2 GB).
+MAX_IMAGE_PIXELS = 2**25
 
 # Files larger than this are refused without reading them: 256 MiB holds an
-# uncompressed 8-bit RGB image of MAX_IMAGE_PIXELS with room to spare, and
+# uncompressed 16-bit RGB image of MAX_IMAGE_PIXELS (192 MiB), and
 # compressed files are far smaller. Read at each call: set it to change it.
 MAX_FILE_BYTES = 2**28
 
@@ -320,7 +322,7 @@ def load_image(
         max_pixels: the most pixels a file or bytes may declare in their
             header; larger images are refused before decoding. Defaults to
             `None`, meaning `siamesekit.data.images.MAX_IMAGE_PIXELS`
-            (2**26, 8192 x 8192).
+            (2**25, 8192 x 4096).
         max_bytes: the largest file read, in bytes. Defaults to `None`,
             meaning `siamesekit.data.images.MAX_FILE_BYTES` (2**28, 256 MiB).
 
