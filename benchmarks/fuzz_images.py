@@ -289,21 +289,22 @@ def summarize(results: list[dict]) -> str:
         counts = collections.Counter(result["outcome"] for result in subset)
         shown = ", ".join(f"{outcome} {counts[outcome]}" for outcome in OUTCOMES)
         lines.append(f"{how:>8}: {len(subset)} runs: {shown}")
+        timed = [result for result in subset if "seconds" in result]
+        if timed:
+            slowest = max(timed, key=lambda result: result["seconds"])
+            lines.append(
+                f"{'':>10}slowest {slowest['seconds']:.3f} s: "
+                f"{os.path.basename(slowest['path'])} ({slowest['outcome']})"
+            )
     measured = [result for result in results if "maxrss_kb" in result]
     if measured:
         peak = max(measured, key=lambda result: result["maxrss_kb"])
         above = max(result["maxrss_kb"] - result["baseline_kb"] for result in measured)
-        slowest = max(measured, key=lambda result: result["seconds"])
         lines.append(
             f"peak memory: {peak['maxrss_kb'] / 1024:.0f} MiB ru_maxrss "
             f"({os.path.basename(peak['path'])}, {peak['how']}); at most "
             f"{above / 1024:.0f} MiB above the "
             f"{peak['baseline_kb'] / 1024:.0f} MiB of importing siamesekit"
-        )
-        lines.append(
-            f"slowest: {slowest['seconds']:.3f} s "
-            f"({os.path.basename(slowest['path'])}, {slowest['how']}: "
-            f"{slowest['outcome']})"
         )
     for result in results:
         if result["outcome"] in ("untyped exception", "crash", "hang"):

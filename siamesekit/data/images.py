@@ -78,7 +78,10 @@ def _check_header(data: bytes, name: str, max_pixels: int) -> ImageHeader:
     try:
         header = read_header(data)
     except HeaderError as error:
-        raise ImageError(f"Could not decode the image {name}: {error}.") from None
+        raise ImageError(
+            f"Could not decode the image {name}: it looks truncated or corrupt "
+            f"({error})."
+        ) from None
     if header is None:
         raise ImageError(
             f"Could not decode the image {name}: it is not in an image format "
