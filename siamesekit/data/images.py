@@ -36,12 +36,13 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
 _DECODE_FLAGS = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
 
 # Images whose header declares more pixels are refused before decoding.
-# 2**25 is 8192 x 4096, or 5792 x 5792: more than a 24- or 33-megapixel
-# photo, and the most that keeps the worst decode under 1 GB: OpenCV needs
-# twice the decoded size for a PNG (768 MiB for 16-bit RGB at 2**26 pixels),
-# and a full-size float32 RGB result is 12 bytes a pixel. OpenCV's own limit,
-# 2**30, lets a 1 KB file allocate 12 GiB. Read at each call: set it higher
-# for larger photos (a 2**26 limit peaks at about 1.2 GB).
+# 2**25 is 8192 x 4096, or 5792 x 5792: room for a 24- or 33-megapixel
+# photo, and the largest power of two that keeps the worst decode under
+# 1 GB: OpenCV's PNG decoder needs twice the decoded size (384 MiB for
+# 16-bit RGB at 2**25 pixels), and a full-size float32 RGB result takes 12
+# bytes a pixel. OpenCV's own limit, 2**30, lets a 1 KB file allocate
+# 12 GiB. Read at each call: set it higher for larger photos (at 2**26 a
+# full-size 16-bit PNG peaks about 1.2 GB above the import).
 MAX_IMAGE_PIXELS = 2**25
 
 # Files larger than this are refused without reading them: 256 MiB holds an
@@ -108,7 +109,13 @@ def _reduction_flag(header: ImageHeader, size) -> int:
     if size is None or header.format != "JPEG":
         return 0
     smallest, largest = min(header.width, header.height), max(size)
-    for scale, flag in ((8, 64), (4, 32), (2, 16)):
+    # The REDUCED_GRAYSCALE bits only set the scale: IMREAD_ANYCOLOR still
+    # keeps colour images in colour.
+    for scale, flag in (
+        (8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
+        (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
+        (2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
+    ):
         if smallest >= 2 * scale * largest:
             return flag
     return 0
