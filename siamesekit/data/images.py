@@ -3,6 +3,11 @@
 Everything that reads an image goes through `load_image`, so every part of
 siamesekit accepts the same inputs and rejects bad ones with the same typed
 errors (`siamesekit.errors.ImageError`, `ImageNotFoundError`).
+
+Decoding is bounded: a file is read only if it is a regular file of at most
+`MAX_FILE_BYTES`, and decoded only if its header declares at most
+`MAX_IMAGE_PIXELS` pixels, so a small file that claims to be huge costs a
+header read, not gigabytes.
 """
 
 from __future__ import annotations
@@ -15,7 +20,14 @@ from typing import Union
 import cv2
 import numpy as np
 
-from siamesekit.errors import ImageError, ImageNotFoundError, InvalidArgumentError
+from siamesekit.data.image_files import read_image_file
+from siamesekit.data.image_headers import (
+    SUPPORTED_FORMATS,
+    HeaderError,
+    ImageHeader,
+    read_header,
+)
+from siamesekit.errors import ImageError, InvalidArgumentError
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
 
@@ -23,7 +35,20 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
 # orientation (IMREAD_UNCHANGED would ignore it).
 _DECODE_FLAGS = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
 
-_JPEG_START = b"\xff\xd8"
+# Images whose header declares more pixels are refused before decoding.
+# 2**25 is 8192 x 4096, or 5792 x 5792: room for a 24- or 33-megapixel
+# photo, and the largest power of two that keeps the worst decode under
+# 1 GB: OpenCV's PNG decoder needs twice the decoded size (384 MiB for
+# 16-bit RGB at 2**25 pixels), and a full-size float32 RGB result takes 12
+# bytes a pixel. OpenCV's own limit, 2**30, lets a 1 KB file allocate
+# 12 GiB. Read at each call: set it higher for larger photos (at 2**26 a
+# full-size 16-bit PNG peaks about 1.2 GB above the import).
+MAX_IMAGE_PIXELS = 2**25
+
+# Files larger than this are refused without reading them: 256 MiB holds an
+# uncompressed 16-bit RGB image of MAX_IMAGE_PIXELS (192 MiB), and
+# compressed files are far smaller. Read at each call: set it to change it.
+MAX_FILE_BYTES = 2**28
 
 
 def describe_source(source) -> str:
@@ -48,52 +73,86 @@ def _quiet_opencv():
         cv2.utils.logging.setLogLevel(level)
 
 
-def _read_file(path: str) -> bytes:
-    if not os.path.exists(path):
-        raise ImageNotFoundError(f"Image file not found: {path!r}")
-    if os.path.isdir(path):
-        raise ImageNotFoundError(
-            f"Expected an image file but got a directory: {path!r}"
-        )
-    with open(path, "rb") as file:
-        return file.read()
-
-
-def _decode(data: bytes, name: str) -> np.ndarray:
+def _check_header(data: bytes, name: str, max_pixels: int) -> ImageHeader:
     if len(data) == 0:
         raise ImageError(f"The image {name} is empty (0 bytes).")
-    buffer = np.frombuffer(data, dtype=np.uint8)
+    try:
+        header = read_header(data)
+    except HeaderError as error:
+        raise ImageError(
+            f"Could not decode the image {name}: it looks truncated or corrupt "
+            f"({error})."
+        ) from None
+    if header is None:
+        raise ImageError(
+            f"Could not decode the image {name}: it is not in an image format "
+            f"siamesekit can read ({SUPPORTED_FORMATS})."
+        )
+    if header.pixels > max_pixels:
+        raise ImageError(
+            f"The {header.format} image {name} declares {header.width}x"
+            f"{header.height} = {header.pixels} pixels, more than the limit of "
+            f"{max_pixels}; shrink it, or raise "
+            "siamesekit.data.images.MAX_IMAGE_PIXELS."
+        )
+    return header
+
+
+def _reduction_flag(header: ImageHeader, size) -> int:
+    """IMREAD_REDUCED_* when a JPEG is 16 or more times the size asked for.
+
+    libjpeg then decodes at 1/2, 1/4 or 1/8 scale, skipping most of the work;
+    the reduced image stays at least twice the target, so the area resize
+    that follows still averages. Other codecs would decode fully and then
+    resize without averaging, so they are left alone.
+    """
+    if size is None or header.format != "JPEG":
+        return 0
+    smallest, largest = min(header.width, header.height), max(size)
+    # The REDUCED_GRAYSCALE bits only set the scale: IMREAD_ANYCOLOR still
+    # keeps colour images in colour.
+    for scale, flag in (
+        (8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
+        (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
+        (2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
+    ):
+        if smallest >= 2 * scale * largest:
+            return flag
+    return 0
+
+
+def _decode(data: bytes, name: str, size, max_pixels: int) -> np.ndarray:
+    """Decodes encoded bytes into an HxW or HxWxC array, in BGR order."""
+    header = _check_header(data, name, max_pixels)
+    flags = _DECODE_FLAGS | _reduction_flag(header, size)
     try:
         with _quiet_opencv():
-            image = cv2.imdecode(buffer, _DECODE_FLAGS)
+            image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     except cv2.error as error:
-        if "CV_IO_MAX_IMAGE_PIXELS" in str(error):
-            raise ImageError(
-                f"The image {name} has more pixels than OpenCV's limit "
-                "CV_IO_MAX_IMAGE_PIXELS (2**30 by default). Shrink the image, "
-                "or raise the limit by setting the environment variable "
-                "CV_IO_MAX_IMAGE_PIXELS before Python starts."
-            ) from error
         raise ImageError(f"OpenCV could not decode the image {name}: {error}") from (
             error
         )
     if image is None:
-        if data[:2] == _JPEG_START or data[:8] == b"\x89PNG\r\n\x1a\n":
-            problem = "it looks truncated or corrupt"
-        else:
-            problem = "it is not in an image format OpenCV can read"
-        raise ImageError(f"Could not decode the image {name}: {problem}.")
-    if image.ndim == 3:
-        # OpenCV decodes colour as BGR.
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    if np.issubdtype(image.dtype, np.floating):
-        # Float files (TIFF, HDR) hold intensities in [0, 1] by convention.
-        image = image * np.float32(255.0)
+        raise ImageError(
+            f"Could not decode the {header.format} image {name}: it looks "
+            "truncated or corrupt."
+        )
+    if image.dtype.kind == "f":
+        # Float files (TIFF, HDR, PFM) hold intensities in [0, 1] by convention.
+        image = image * image.dtype.type(255.0)
     return image
 
 
-def _as_pixels(array: np.ndarray, name: str) -> np.ndarray:
-    """Checks rank, channels and values; returns float32 HxWxC in [0, 255]."""
+def _as_pixels(
+    array: np.ndarray, name: str, size, channels: int | None, bgr: bool = False
+) -> np.ndarray:
+    """Checks an HxW(xC) array; returns float32 HxWxC pixels in [0, 255].
+
+    Resizing comes before the conversion to float32 and the repetition of
+    grey into 3 channels, so a large uint8 image costs its own size once,
+    not 4 or 12 times that.
+    """
+    array = _plain_array(array, name)
     if array.ndim == 2:
         array = array[:, :, np.newaxis]
     if array.ndim != 3:
@@ -109,23 +168,48 @@ def _as_pixels(array: np.ndarray, name: str) -> np.ndarray:
             "An image must have 1 (grey), 3 (RGB) or 4 (RGBA) channels; the "
             f"image {name} has {array.shape[-1]}."
         )
-    if array.shape[-1] == 4:
-        array = array[:, :, :3]
+    array = array[:, :, :3]
+    if array.dtype not in (np.uint8, np.uint16):
+        array = _checked_float(array, name)
+    if size is not None:
+        array = resize_pixels(array, size)
+    if bgr and array.shape[-1] == 3:
+        array = array[:, :, ::-1]
+    pixels = array.astype(np.float32)
+    if array.dtype == np.uint16:
+        pixels *= np.float32(255.0 / 65535.0)
+    return _convert_channels(pixels, channels)
 
-    dtype = array.dtype
-    if dtype == np.uint8:
-        return array.astype(np.float32)
-    if dtype == np.uint16:
-        return array.astype(np.float32) * np.float32(255.0 / 65535.0)
-    if dtype == np.bool_ or not (
-        np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
-    ):
+
+def _plain_array(array: np.ndarray, name: str) -> np.ndarray:
+    """A plain ndarray of native byte order, or a typed error."""
+    if isinstance(array, np.ma.MaskedArray):
+        masked = int(np.ma.getmaskarray(array).sum())
+        if masked:
+            raise ImageError(
+                f"The masked array {name} has {masked} masked values; an image "
+                "has a value at every pixel. Fill them first, for example with "
+                "`array.filled(0)`."
+            )
+        array = array.data
+    # Subclasses (np.matrix, ...) index differently; a plain view of the same
+    # memory behaves as every other array.
+    array = np.asarray(array)
+    if array.dtype.kind not in "uif":
         raise ImageError(
             f"Image pixels must be integers or floats; the image {name} has "
-            f"dtype {dtype}."
+            f"dtype {array.dtype}."
         )
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array
+
+
+def _checked_float(array: np.ndarray, name: str) -> np.ndarray:
+    """Float32 pixels from an array that is neither uint8 nor uint16."""
+    dtype = array.dtype
     pixels = array.astype(np.float32)
-    if not np.isfinite(pixels).all():
+    if np.issubdtype(dtype, np.floating) and not np.isfinite(pixels).all():
         raise ImageError(f"The image {name} contains NaN or infinite values.")
     low, high = float(pixels.min()), float(pixels.max())
     if low < 0.0 or high > 255.0:
@@ -139,7 +223,7 @@ def _as_pixels(array: np.ndarray, name: str) -> np.ndarray:
             f"The float image {name} has all its values in [0, 1]. siamesekit "
             "reads float arrays as 0-255 pixels (the Keras convention); "
             "multiply by 255 if this image is on a 0-1 scale.",
-            stacklevel=4,
+            stacklevel=5,
         )
     return pixels
 
@@ -153,7 +237,11 @@ def _convert_channels(pixels: np.ndarray, channels: int | None) -> np.ndarray:
 
 
 def resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resizes `(height, width, channels)` pixels as `load_image` does."""
+    """Resizes `(height, width, channels)` pixels as `load_image` does.
+
+    uint8 and uint16 pixels stay in their dtype (as `keras.utils.load_img`
+    resizes 8-bit images); float pixels are clipped to [0, 255].
+    """
     height, width = size
     if pixels.shape[:2] == (height, width):
         return pixels
@@ -162,10 +250,22 @@ def resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     resized = cv2.resize(pixels, (width, height), interpolation=interpolation)
     if resized.ndim == 2:
         resized = resized[:, :, np.newaxis]
+    if resized.dtype in (np.uint8, np.uint16):
+        return resized
     return np.clip(resized, 0.0, 255.0)
 
 
-def _check_options(size, channels):
+def _check_options(size, channels, max_pixels, max_bytes):
+    for limit_name, limit in (("max_pixels", max_pixels), ("max_bytes", max_bytes)):
+        if limit is not None and (
+            not isinstance(limit, (int, np.integer))
+            or isinstance(limit, bool)
+            or limit < 1
+        ):
+            raise InvalidArgumentError(
+                f"`{limit_name}` must be a positive integer, or None for the "
+                f"module's default. Received: {limit_name}={limit!r}"
+            )
     if size is not None:
         valid = (
             isinstance(size, (tuple, list))
@@ -193,6 +293,8 @@ def load_image(
     *,
     size: tuple[int, int] | None = None,
     channels: int | None = None,
+    max_pixels: int | None = None,
+    max_bytes: int | None = None,
 ) -> np.ndarray:
     """Decodes an image into float32 pixels of shape `(height, width, channels)`.
 
@@ -203,6 +305,14 @@ def load_image(
     already (the Keras convention, as `keras.utils.img_to_array` gives), other
     integer arrays must lie in [0, 255]. Files that decode to floats (float
     TIFF) are taken to be on a 0-1 scale, as those formats store them.
+
+    Decoding is bounded: paths must name regular files (a FIFO or device is
+    refused, never read) of at most `max_bytes`, and the header must declare
+    at most `max_pixels`; a JPEG much larger than `size` is decoded at 1/2,
+    1/4 or 1/8 scale. Arrays are already decoded, so these limits do not
+    apply to them. Masked arrays are refused if any value is masked (an image
+    has a value at every pixel); other ndarray subclasses are read as plain
+    arrays.
 
     Resizing is a plain resize to `size` (aspect ratio not kept, as
     `keras.utils.load_img` does by default), with area interpolation when
@@ -219,6 +329,12 @@ def load_image(
         channels: `3` for RGB (grey is repeated), `1` for grey (RGB is
             converted with the ITU-R 601 weights), or `None` to keep grey
             grey and colour colour. Defaults to `None`.
+        max_pixels: the most pixels a file or bytes may declare in their
+            header; larger images are refused before decoding. Defaults to
+            `None`, meaning `siamesekit.data.images.MAX_IMAGE_PIXELS`
+            (2**25, 8192 x 4096).
+        max_bytes: the largest file read, in bytes. Defaults to `None`,
+            meaning `siamesekit.data.images.MAX_FILE_BYTES` (2**28, 256 MiB).
 
     Returns:
         A float32 numpy array of shape `(height, width, channels)` with values
@@ -227,10 +343,12 @@ def load_image(
     Raises:
         siamesekit.errors.ImageNotFoundError: the path does not exist or is a
             directory.
-        siamesekit.errors.ImageError: the file or bytes are empty, truncated,
-            corrupt, not an image, or above OpenCV's pixel limit; or the array
-            has the wrong rank, channels, dtype, or NaN/infinite/out-of-range
-            values. The message names the input.
+        siamesekit.errors.ImageError: the path is not a regular file or
+            cannot be read; the file or bytes are too large, empty,
+            truncated, corrupt, not an image, or declare more than
+            `max_pixels`; or the array has masked values, the wrong rank,
+            channels or dtype, or NaN/infinite/out-of-range values. The
+            message names the input.
 
     Example:
 
@@ -239,20 +357,22 @@ def load_image(
     pixels.shape  # (112, 92, 1)
     ```
     """
-    _check_options(size, channels)
+    _check_options(size, channels, max_pixels, max_bytes)
+    if size is not None:
+        size = tuple(int(dim) for dim in size)
     name = describe_source(source)
+    max_pixels = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
     if isinstance(source, (str, os.PathLike)):
-        array = _decode(_read_file(os.fspath(source)), name)
+        max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+        data = read_image_file(os.fspath(source), name, max_bytes)
+        array, bgr = _decode(data, name, size, max_pixels), True
     elif isinstance(source, (bytes, bytearray, memoryview)):
-        array = _decode(bytes(source), name)
+        array, bgr = _decode(bytes(source), name, size, max_pixels), True
     elif isinstance(source, np.ndarray):
-        array = source
+        array, bgr = source, False
     else:
         raise ImageError(
             f"An image must be a path, encoded bytes or a numpy array. Received: {name}"
         )
-    pixels = _as_pixels(array, name)
-    pixels = _convert_channels(pixels, channels)
-    if size is not None:
-        pixels = resize_pixels(pixels, tuple(int(dim) for dim in size))
+    pixels = _as_pixels(array, name, size, channels, bgr=bgr)
     return np.ascontiguousarray(pixels, dtype=np.float32)

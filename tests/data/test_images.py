@@ -1,5 +1,7 @@
+import os
 import pathlib
 import struct
+import tracemalloc
 import zlib
 
 import cv2
@@ -10,8 +12,8 @@ from siamesekit.data import load_image
 from siamesekit.errors import ImageError, ImageNotFoundError, InvalidArgumentError
 
 
-def _encode(extension, array):
-    ok, encoded = cv2.imencode(extension, array)
+def _encode(extension, array, params=()):
+    ok, encoded = cv2.imencode(extension, array, params)
     assert ok
     return encoded.tobytes()
 
@@ -137,12 +139,12 @@ def test_truncated_files_are_rejected(tmp_path, rng, extension):
         load_image(path)
 
 
-def test_file_above_opencv_pixel_limit(tmp_path):
-    # 40000 x 40000 = 1.6e9 pixels > CV_IO_MAX_IMAGE_PIXELS (2**30); only the
-    # header says so, so the test needs no memory.
+def test_file_above_the_pixel_limit_is_refused_from_its_header(tmp_path):
+    # 40000 x 40000 = 1.6e9 pixels; only the header says so, so the test
+    # needs no memory, and nor does load_image.
     path = tmp_path / "huge.png"
     path.write_bytes(_png_header_only(40000, 40000))
-    with pytest.raises(ImageError, match=r"huge\.png.*CV_IO_MAX_IMAGE_PIXELS"):
+    with pytest.raises(ImageError, match=r"huge\.png.*40000x40000.*MAX_IMAGE_PIXELS"):
         load_image(path)
 
 
@@ -180,3 +182,188 @@ def test_errors_are_value_and_os_errors(tmp_path):
         load_image(np.zeros((3,)))
     with pytest.raises(OSError):
         load_image(pathlib.Path(tmp_path) / "missing.png")
+
+
+# --- Bounded decoding (issue #14). Each test reproduces a fuzz finding. ---
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int8", "int16", "int32", "uint32"])
+def test_rgb_tiff_of_any_depth_decodes_in_rgb_order(tmp_path, dtype):
+    # These depths used to crash cv2.cvtColor with a raw cv2.error.
+    rgb = np.arange(4 * 5 * 3).reshape(4, 5, 3)  # 0..59 fits every depth
+    stored = rgb / 255.0 if dtype == "float64" else rgb
+    path = tmp_path / f"{dtype}.tiff"
+    assert cv2.imwrite(str(path), stored[:, :, ::-1].astype(dtype))
+    # Float files are on a 0-1 scale, so they come back times 255.
+    np.testing.assert_allclose(load_image(path), rgb, atol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_matrix_is_read_as_a_plain_array():
+    # np.matrix used to crash the interpreter (SIGSEGV).
+    matrix = np.matrix(np.arange(40 * 48, dtype=np.float32).reshape(40, 48) % 256)
+    pixels = load_image(matrix)
+    assert pixels.shape == (40, 48, 1)
+    np.testing.assert_array_equal(pixels[:, :, 0], np.asarray(matrix))
+
+
+def test_masked_values_are_refused_and_unmasked_arrays_read():
+    # The NaN under the mask used to reach the model: similarity 0.0.
+    masked = np.ma.masked_invalid(np.array([[np.nan, 1.0], [2.0, 3.0]]))
+    with pytest.raises(ImageError, match="masked array.*1 masked value.*filled"):
+        load_image(masked)
+    unmasked = np.ma.masked_invalid(np.array([[4.0, 1.0], [2.0, 3.0]]))
+    np.testing.assert_array_equal(load_image(unmasked)[:, :, 0], [[4, 1], [2, 3]])
+
+
+@pytest.mark.parametrize(
+    "array, match",
+    [
+        (np.zeros((4, 4), np.complex64), "dtype complex64"),
+        (np.zeros((4, 4), object), "dtype object"),
+        (np.zeros((0, 0), np.uint8), "empty"),
+        (np.zeros((4, 4, 0), np.uint8), "has 0"),
+        (np.zeros((), np.uint8), "rank 0"),
+    ],
+)
+def test_more_bad_arrays(array, match):
+    with pytest.raises(ImageError, match=match):
+        load_image(array)
+
+
+def test_big_endian_uint16_is_scaled_like_native():
+    big_endian = np.array([[0, 65535]], dtype=">u2")
+    np.testing.assert_allclose(load_image(big_endian)[:, :, 0], [[0, 255]])
+
+
+def _jpeg_declaring(width, height):
+    data = bytearray(_encode(".jpg", np.zeros((8, 8, 3), np.uint8)))
+    frame = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, frame + 5, height, width)
+    return bytes(data)
+
+
+def test_small_jpeg_declaring_18000_squared_is_refused_at_once():
+    # Used to decode to a 5.3 GB float32 array in 25 s.
+    data = _jpeg_declaring(18000, 18000)
+    assert len(data) < 1000
+    with pytest.raises(ImageError, match=r"JPEG.*18000x18000.*limit of 33554432"):
+        load_image(data)
+
+
+@pytest.mark.parametrize("extension", [".png", ".jpg", ".bmp", ".tiff", ".webp"])
+def test_header_rewritten_to_30000_squared_is_refused(tmp_path, extension):
+    # Such headers used to end in a raw MemoryError after trying 10-12 GiB.
+    # Quality 80 makes a lossy WebP (the default, 100, is lossless).
+    params = [cv2.IMWRITE_WEBP_QUALITY, 80] if extension == ".webp" else []
+    data = bytearray(_encode(extension, np.zeros((16, 24, 3), np.uint8), params))
+    if extension == ".png":
+        struct.pack_into(">II", data, 16, 30000, 30000)
+    elif extension == ".jpg":
+        data = bytearray(_jpeg_declaring(30000, 30000))
+    elif extension == ".bmp":
+        struct.pack_into("<ii", data, 18, 30000, 30000)
+    elif extension == ".tiff":
+        for width_or_length in (256, 257):
+            entry = data.find(struct.pack("<H", width_or_length) + b"\x03\x00")
+            struct.pack_into("<I", data, entry + 4, 1)
+            struct.pack_into("<HH", data, entry + 8, 30000, 0)
+    else:  # lossy WebP: 14-bit sizes, so 16383 x 16383
+        struct.pack_into("<HH", data, 26, 16383, 16383)
+    path = tmp_path / f"huge{extension}"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match=r"huge\..*declares .*MAX_IMAGE_PIXELS"):
+        load_image(path)
+
+
+def test_pixel_limit_is_a_setting_and_an_argument(monkeypatch):
+    data = _encode(".png", np.full((10, 20), 7, np.uint8))
+    with pytest.raises(ImageError, match=r"10x20\b|20x10"):
+        load_image(data, max_pixels=199)
+    assert load_image(data, max_pixels=200).shape == (10, 20, 1)
+    monkeypatch.setattr("siamesekit.data.images.MAX_IMAGE_PIXELS", 199)
+    with pytest.raises(ImageError, match="limit of 199"):
+        load_image(data)
+
+
+def test_large_jpeg_is_decoded_at_reduced_scale_when_a_small_size_is_asked():
+    data = _jpeg_declaring(18000, 18000)
+    # 18000 >= 2 * 8 * 32: libjpeg decodes at 1/8 scale (2250 x 2250, 15 MB),
+    # which the area resize then averages down; at full scale this would be
+    # 972 MB of uint8 before any resize.
+    tracemalloc.start()
+    try:
+        pixels = load_image(data, size=(32, 32), max_pixels=18000**2)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert pixels.shape == (32, 32, 3)
+    assert peak < 2250 * 2250 * 3 * 2
+
+
+def test_reduced_decoding_matches_a_full_decode(rng):
+    smooth = cv2.resize(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), (512, 512))
+    data = _encode(".jpg", smooth)
+    reduced = load_image(data, size=(32, 32))  # decoded at 1/8 scale
+    full = cv2.resize(load_image(data), (32, 32), interpolation=cv2.INTER_AREA)
+    assert np.abs(reduced - full).mean() < 1.0
+
+
+def test_uint8_is_resized_before_the_float32_conversion(tmp_path):
+    # Area resize in uint8, as keras.utils.load_img resizes 8-bit images:
+    # (10 + 14 + 10 + 13) / 4 = 11.75 rounds to 12.
+    block = np.array([[10, 14, 20, 20], [10, 13, 20, 20]], np.uint8)
+    np.testing.assert_array_equal(load_image(block, size=(1, 2))[:, :, 0], [[12, 20]])
+    # A large grey file resized and repeated to RGB never exists as full-size
+    # float32 (16 MB) or full-size RGB.
+    path = tmp_path / "large.png"
+    cv2.imwrite(str(path), np.zeros((2000, 2000), np.uint8))
+    tracemalloc.start()
+    try:
+        pixels = load_image(path, size=(32, 32), channels=3)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert pixels.shape == (32, 32, 3)
+    assert peak < 2000 * 2000 * 2
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageError, match=r"pipe\.png.*not a regular file"):
+        load_image(fifo)
+
+
+@pytest.mark.parametrize(
+    "path, match",
+    [("/dev/zero", "not a regular file"), ("/proc/self/mem", "Could not read")],
+)
+def test_devices_and_unreadable_files_are_refused(path, match):
+    if not os.path.exists(path):
+        pytest.skip(f"{path} does not exist here")
+    with pytest.raises(ImageError, match=match):
+        load_image(path)
+
+
+def test_file_above_the_byte_limit_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    path.write_bytes(_encode(".png", np.zeros((4, 4), np.uint8)))
+    size = path.stat().st_size
+    assert load_image(path, max_bytes=size).shape == (4, 4, 1)
+    with pytest.raises(
+        ImageError, match=rf"big\.png.*{size} bytes.*limit of {size - 1}"
+    ):
+        load_image(path, max_bytes=size - 1)
+    monkeypatch.setattr("siamesekit.data.images.MAX_FILE_BYTES", size - 1)
+    with pytest.raises(ImageError, match="MAX_FILE_BYTES"):
+        load_image(path)
+
+
+def test_bad_limits_are_refused():
+    with pytest.raises(InvalidArgumentError, match="max_pixels"):
+        load_image(np.zeros((2, 2), np.uint8), max_pixels=0)
+    with pytest.raises(InvalidArgumentError, match="max_bytes"):
+        load_image(np.zeros((2, 2), np.uint8), max_bytes=-1)
