@@ -15,7 +15,12 @@ from siamesekit.layers.embedding_tower import EmbeddingTower
 from siamesekit.losses.batch_hard_triplet import BatchHardTripletLoss
 from siamesekit.losses.in_batch_contrastive import InBatchContrastiveLoss
 from siamesekit.models.siamese_model import SiameseModel
-from siamesekit.training.callbacks import StopOnNaN
+from siamesekit.training.callbacks import (
+    StopOnNaN,
+    TrainingBackup,
+    check_backup_dir,
+    remove_backup,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +99,7 @@ def train_verification_model(
     config: TrainingConfig = TrainingConfig(),
     validation: tuple | None = None,
     backup_dir: str | os.PathLike | None = None,
+    keep_backup: bool = False,
     callbacks: list | None = None,
     verbose: str | int = "auto",
 ) -> tuple[SiameseModel, keras.callbacks.History]:
@@ -112,9 +118,16 @@ def train_verification_model(
         config: a `TrainingConfig`. Defaults to `TrainingConfig()`.
         validation: optional `(images, labels)` of other identities,
             evaluated on P x K batches after each epoch (`val_auc`, ...).
-        backup_dir: folder for `keras.callbacks.BackupAndRestore`: an
-            interrupted run started again with the same folder resumes from
-            its last finished epoch. Defaults to `None` (no backup).
+        backup_dir: folder for a `siamesekit.training.TrainingBackup`
+            (written after each epoch): an interrupted run started again
+            with the same folder and settings resumes from its last
+            finished epoch; other settings, or a backup cut short, raise
+            `TrainingBackupError`. Defaults to `None` (no backup).
+        keep_backup: bool, keep the backup when this function returns, so
+            that a run killed before the model is saved still resumes;
+            delete it with `siamesekit.training.remove_backup` after saving.
+            Defaults to `False`: deleted once training and whitening are
+            done.
         callbacks: more Keras callbacks. Defaults to `None`.
         verbose: Keras `fit` verbosity. Defaults to `"auto"`.
 
@@ -131,6 +144,8 @@ def train_verification_model(
         raise InvalidArgumentError(
             f"`epochs` must be a positive integer. Received: epochs={config.epochs!r}"
         )
+    if backup_dir is not None:
+        backup_dir = check_backup_dir(backup_dir)
     per_batch = min(config.identities_per_batch, identities.num_identities)
     keras.utils.set_random_seed(config.seed)
     batches = identity_batch_dataset(
@@ -195,7 +210,17 @@ def train_verification_model(
     model.compile(optimizer=optimizer, loss=loss)
     all_callbacks = [StopOnNaN()]
     if backup_dir is not None:
-        all_callbacks.append(keras.callbacks.BackupAndRestore(os.fspath(backup_dir)))
+        settings = {
+            field.name: _setting(getattr(config, field.name))
+            for field in dataclasses.fields(config)
+        }
+        settings.update(
+            image_shape=list(images.shape[1:]),
+            num_images=len(images),
+            num_identities=identities.num_identities,
+            num_validation_images=None if validation is None else len(validation[0]),
+        )
+        all_callbacks.append(TrainingBackup(backup_dir, settings=settings))
     all_callbacks += list(callbacks or [])
     history = model.fit(
         batches,
@@ -208,4 +233,15 @@ def train_verification_model(
     )
     if tower.whitening is not None:
         tower.adapt_whitening(images)
+    if backup_dir is not None and not keep_backup:
+        remove_backup(backup_dir)
     return model, history
+
+
+def _setting(value):
+    """A JSON value that changes when the setting does."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_setting(item) for item in value]
+    return repr(value)
