@@ -6,7 +6,9 @@ import dataclasses
 import os
 
 import keras
+import numpy as np
 
+from siamesekit.arguments import check_integer
 from siamesekit.data.augmentation import Augmentation
 from siamesekit.data.identities import check_images, group_identities
 from siamesekit.data.identity_batches import identity_batch_dataset
@@ -136,25 +138,22 @@ def train_verification_model(
     """
     images = check_images(images)
     identities = group_identities(labels, num_images=len(images))
-    if isinstance(config.epochs, bool) or not isinstance(config.epochs, int):
-        raise InvalidArgumentError(
-            f"`epochs` must be a positive integer. Received: epochs={config.epochs!r}"
-        )
-    if config.epochs < 1:
-        raise InvalidArgumentError(
-            f"`epochs` must be a positive integer. Received: epochs={config.epochs!r}"
-        )
+    epochs = check_integer("epochs", config.epochs, minimum=1)
+    identities_per_batch = check_integer(
+        "identities_per_batch", config.identities_per_batch, minimum=2
+    )
+    seed = check_integer("seed", config.seed, minimum=0)
     if backup_dir is not None:
         backup_dir = check_backup_dir(backup_dir)
-    per_batch = min(config.identities_per_batch, identities.num_identities)
-    keras.utils.set_random_seed(config.seed)
+    per_batch = min(identities_per_batch, identities.num_identities)
+    keras.utils.set_random_seed(seed)
     batches = identity_batch_dataset(
         images,
         labels,
         identities_per_batch=per_batch,
         images_per_identity=config.images_per_identity,
         augment=config.augment,
-        seed=config.seed,
+        seed=seed,
     )
     validation_batches = None
     if validation is not None:
@@ -172,7 +171,7 @@ def train_verification_model(
             validation_labels,
             identities_per_batch=min(per_batch, validation_identities.num_identities),
             images_per_identity=config.images_per_identity,
-            seed=config.seed + 1,
+            seed=seed + 1,
         )
     tower = EmbeddingTower(
         backbone=config.backbone,
@@ -199,7 +198,7 @@ def train_verification_model(
     model = SiameseModel(tower)
     # BackupAndRestore needs built weights to restore into.
     model.build((None,) + tuple(images.shape[1:]))
-    steps = config.epochs * int(batches.cardinality())
+    steps = epochs * int(batches.cardinality())
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
     if config.weight_decay > 0:
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
@@ -224,7 +223,7 @@ def train_verification_model(
     all_callbacks += list(callbacks or [])
     history = model.fit(
         batches,
-        epochs=config.epochs,
+        epochs=epochs,
         validation_data=validation_batches,
         callbacks=all_callbacks,
         verbose=verbose,
@@ -240,6 +239,8 @@ def train_verification_model(
 
 def _setting(value):
     """A JSON value that changes when the setting does."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (tuple, list)):
