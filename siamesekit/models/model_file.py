@@ -17,6 +17,12 @@ so one set of checks refuses a hostile or broken file before Keras reads it:
   expands more than `MAX_EXPANSION` (100) times its stored size (Keras
   stores members uncompressed). Python's `zipfile` never returns more than
   the declared size, so reading stays within these limits.
+- A weights member over 16 MiB must also fit the model it belongs to: at
+  most 5 times the bytes of the model's variables (the weights and up to
+  four optimizer copies: Adam with `amsgrad` and `use_ema` keeps four) plus
+  16 MiB and 16 KiB per variable of HDF5 bookkeeping. The model is built
+  from the checked configuration to know that size, before Keras reads the
+  member (which it reads whole when memory allows).
 - The whole configuration, the training configuration (`compile_config`)
   included even when it is not restored, is refused if it names a `Lambda`
   layer, a serialized Python function (`__lambda__`), a `TFSMLayer` (which
@@ -31,10 +37,12 @@ so one set of checks refuses a hostile or broken file before Keras reads it:
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 
 import keras
+import numpy as np
 
 from siamesekit.errors import ModelFileError
 
@@ -43,6 +51,10 @@ MAX_METADATA_BYTES = 2**20
 MAX_WEIGHTS_BYTES = 4 * 2**30
 MAX_EXPANSION = 100
 _EXPANSION_FLOOR_BYTES = 64 * 2**20
+# Below this a weights member is read without building the model first.
+_FITTED_WEIGHTS_FLOOR_BYTES = 16 * 2**20
+_WEIGHTS_COPIES = 5
+_BYTES_PER_VARIABLE = 16 * 2**10
 
 _MEMBER_LIMITS = {
     "metadata.json": MAX_METADATA_BYTES,
@@ -143,9 +155,46 @@ def check_model_config(path, config) -> None:
 
 def _read_config(path, archive):
     try:
-        return json.loads(archive.read("config.json"))
+        config = json.loads(archive.read("config.json"))
     except (ValueError, RecursionError, UnicodeDecodeError) as error:
         _refuse(path, f"config.json is not valid JSON ({type(error).__name__})")
+    if not isinstance(config, dict):
+        _refuse(path, "config.json holds no model configuration")
+    return config
+
+
+def _variable_bytes(variable):
+    try:
+        itemsize = np.dtype(variable.dtype).itemsize
+    except TypeError:  # bfloat16 and other dtypes NumPy does not name
+        itemsize = 8
+    return math.prod(variable.shape) * itemsize
+
+
+def _check_weights_fit(path, config, weights_size):
+    """Refuses a weights member far larger than the model's variables."""
+    if weights_size <= _FITTED_WEIGHTS_FLOOR_BYTES:
+        return
+    architecture = dict(config, compile_config=None)
+    try:
+        model = keras.saving.deserialize_keras_object(architecture, safe_mode=True)
+    except Exception as error:  # Keras raises many types for bad configs.
+        raise ModelFileError(
+            f"Could not load the model file {path}: {error}. {_SAVE_HINT}"
+        ) from error
+    variables = model.variables
+    limit = (
+        _WEIGHTS_COPIES * sum(_variable_bytes(v) for v in variables)
+        + _FITTED_WEIGHTS_FLOOR_BYTES
+        + _WEIGHTS_COPIES * _BYTES_PER_VARIABLE * len(variables)
+    )
+    del model, variables
+    if weights_size > limit:
+        _refuse(
+            path,
+            f"model.weights.h5 declares {_mib(weights_size)}, more than the "
+            f"{_mib(limit)} the weights of its model can take",
+        )
 
 
 def load_model_file(path, *, compile: bool = True) -> keras.Model:
@@ -170,7 +219,10 @@ def load_model_file(path, *, compile: bool = True) -> keras.Model:
     try:
         with zipfile.ZipFile(path) as archive:
             _check_members(path, archive)
-            check_model_config(path, _read_config(path, archive))
+            config = _read_config(path, archive)
+            check_model_config(path, config)
+            weights_size = archive.getinfo("model.weights.h5").file_size
+        _check_weights_fit(path, config, weights_size)
     except ModelFileError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as error:

@@ -166,6 +166,15 @@ def test_oversized_members_are_refused_from_their_declared_size(
     )
     with pytest.raises(ModelFileError, match="65.0 MiB stored in .*bomb"):
         load_model_file(bomb)
+    # Stored as Keras stores it, but 20 MiB of padding more than the model's
+    # few variables (and their optimizer slots) can fill.
+    weights = members["model.weights.h5"]
+    padded = write_zip(
+        tmp_path / "padded.keras",
+        {**members, "model.weights.h5": weights + bytes(20 * 2**20)},
+    )
+    with pytest.raises(ModelFileError, match="the weights of its model can take"):
+        load_model_file(padded)
     # The weights limit itself, lowered to below this model's weights.
     size = len(members["model.weights.h5"])
     monkeypatch.setitem(model_file._MEMBER_LIMITS, "model.weights.h5", size - 1)
