@@ -236,8 +236,9 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
-        if not os.path.isfile(self._settings_path):
-            _write_json(self._settings_path, self.settings)
+        # Rewritten each time: a run that starts over in a folder left with
+        # only another run's settings must not keep them.
+        _write_json(self._settings_path, self.settings)
         # Keras requires the `.weights.h5` ending.
         temporary = os.path.join(self.backup_dir, "partial." + _WEIGHTS_FILE)
         self.model.save_weights(temporary, overwrite=True)

@@ -214,3 +214,17 @@ def test_keep_backup_keeps_it_until_removed(tmp_path):
     assert history.epoch == []
     remove_backup(backup)
     assert not backup.exists()
+
+
+def test_settings_left_without_weights_are_replaced_by_the_new_run(tmp_path):
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    # A kill between writing the settings and the first weights.
+    (backup / "settings.json").write_text(json.dumps({"epochs": 99}))
+    images, labels = tiny_images()
+    interrupted_run(backup, epoch=0)
+    assert json.loads((backup / "settings.json").read_text())["epochs"] == 3
+    _, history = train_verification_model(
+        images, labels, config=TINY, backup_dir=backup, verbose=0
+    )
+    assert history.epoch == [1, 2]
