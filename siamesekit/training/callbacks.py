@@ -163,7 +163,9 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
     Example:
 
     ```python
-    backup = siamesekit.training.TrainingBackup("run.backup", settings=config)
+    backup = siamesekit.training.TrainingBackup(
+        "run.backup", settings={"epochs": 10, "image_shape": [32, 32, 1]}
+    )
     model.fit(dataset, epochs=10, callbacks=[backup])
     model.save("model.keras")
     siamesekit.training.remove_backup("run.backup")
