@@ -8,6 +8,7 @@ import pytest
 
 from siamesekit import cli
 from siamesekit.evaluation import metrics
+from siamesekit.training import StopOnNaN
 
 
 class Killed(Exception):
@@ -38,22 +39,29 @@ def test_a_kill_before_the_save_resumes_after_training(
     faces, tmp_path, monkeypatch, capsys
 ):
     out = tmp_path / "m.keras"
+    trained_epochs = []
+    on_epoch_begin = StopOnNaN.on_epoch_begin
+
+    def recording(callback, epoch, logs=None):
+        trained_epochs.append(epoch)
+        on_epoch_begin(callback, epoch, logs)
 
     def killed(*args, **kwargs):
         raise Killed
 
-    monkeypatch.setattr(metrics, "evaluate_verification", killed)
-    with pytest.raises(Killed):
-        train(faces, out)
-    monkeypatch.undo()
+    monkeypatch.setattr(StopOnNaN, "on_epoch_begin", recording)
+    with monkeypatch.context() as patch:
+        patch.setattr(metrics, "evaluate_verification", killed)
+        with pytest.raises(Killed):
+            train(faces, out)
+    assert trained_epochs == [0, 1]
     backup = tmp_path / "m.keras.backup"
-    # Both epochs were done: the rerun only evaluates and saves.
     assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
     capsys.readouterr()
+    # Both epochs were done: the rerun only evaluates and saves.
     assert train(faces, out) == 0
-    output = capsys.readouterr().out
-    assert f"Resuming from the backup in {backup}" in output
-    assert "Epoch 1/2" not in output and "Epoch 2/2" not in output
+    assert f"Resuming from the backup in {backup}" in capsys.readouterr().out
+    assert trained_epochs == [0, 1]
     assert out.is_file() and not backup.exists()
 
 
