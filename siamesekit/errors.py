@@ -45,3 +45,8 @@ class SearchSpaceError(InvalidArgumentError):
 
 class ModelFileError(SiamesekitError, OSError):
     """A saved model file is missing or cannot be loaded."""
+
+
+class TrainingBackupError(SiamesekitError, OSError):
+    """A training backup folder cannot be used: not a folder, unreadable, or
+    written by a run with other settings."""

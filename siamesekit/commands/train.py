@@ -15,7 +15,7 @@ validation: the model never trains on them, they give the ROC AUC and equal
 error rate printed at the end and the decision threshold stored in the model.
 An interrupted run (Ctrl-C, killed process) resumes from its last finished
 epoch when the same command is run again (the backup lives in
-OUT.backup/ until training ends). An existing --out file is never replaced
+OUT.backup/ until the model is saved). An existing --out file is never replaced
 without --overwrite."""
 
 
@@ -75,9 +75,11 @@ def run(args: argparse.Namespace) -> int:
     from siamesekit.data.image_folder import load_image_folder
     from siamesekit.data.splits import split_by_identity
     from siamesekit.evaluation.metrics import evaluate_verification
+    from siamesekit.training.callbacks import check_backup_dir, remove_backup
     from siamesekit.training.recipe import TrainingConfig, train_verification_model
 
     out = check_output_path(args.out, overwrite=args.overwrite)
+    backup_dir = check_backup_dir(args.backup_dir or out + ".backup")
     started = time.perf_counter()
     folder = load_image_folder(
         args.data_dir, size=tuple(args.size), channels=args.channels
@@ -112,7 +114,6 @@ def run(args: argparse.Namespace) -> int:
         augment=dataclasses.replace(recipe.augment, flip=not args.no_flip),
         seed=args.seed,
     )
-    backup_dir = args.backup_dir or out + ".backup"
     if os.path.isdir(backup_dir):
         print(f"Resuming from the backup in {backup_dir}")
     model, _ = train_verification_model(
@@ -121,12 +122,14 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         validation=(valid_images, valid_labels),
         backup_dir=backup_dir,
+        keep_backup=True,
     )
     # Without test-time flips: the stored threshold must match what
     # SiameseModel and Comparator compute on a single image pair.
     result = evaluate_verification(model, valid_images, valid_labels)
     model.threshold = result.threshold
     save_model_file(model, out, overwrite=args.overwrite)
+    remove_backup(backup_dir)
     minutes = (time.perf_counter() - started) / 60
     print(f"Validation identities: {result.summary()}")
     print(f"Saved {out} (threshold {result.threshold:.4f}) after {minutes:.1f} min")

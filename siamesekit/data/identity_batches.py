@@ -9,9 +9,10 @@ import numpy as np
 if TYPE_CHECKING:
     import tensorflow as tf
 
+from siamesekit.arguments import check_integer
 from siamesekit.data.augmentation import Augmentation, resolve_augmentation
 from siamesekit.data.identities import check_images, check_pairable, group_identities
-from siamesekit.errors import DatasetError, InvalidArgumentError
+from siamesekit.errors import DatasetError
 
 
 def identity_batch_dataset(
@@ -40,11 +41,12 @@ def identity_batch_dataset(
         labels: one identity label per image.
         identities_per_batch: int P, at least 2. Defaults to `16`.
         images_per_identity: int K, at least 2. Defaults to `4`.
-        batches_per_epoch: int. Defaults to `None`: about one pass over the
-            images (`ceil(num_images / (P * K))`).
+        batches_per_epoch: positive int. Defaults to `None`: about one
+            pass over the images (`ceil(num_images / (P * K))`).
         augment: `True`, an `Augmentation`, or `None`/`False`. Defaults to
             `None`.
-        seed: int for reproducible batches. Defaults to `None`.
+        seed: non-negative int for reproducible batches. Defaults to
+            `None`.
 
     Returns:
         A `tf.data.Dataset` of `(images, identity_ids)`: float32 images
@@ -54,6 +56,8 @@ def identity_batch_dataset(
     Raises:
         DatasetError: for an empty dataset, a single identity, no identity
             with two images, or fewer identities than P.
+        InvalidArgumentError: if P, K, `batches_per_epoch` or `seed` is not
+            an integer in its range.
 
     Example:
 
@@ -65,17 +69,19 @@ def identity_batch_dataset(
     """
     import tensorflow as tf  # only where a pipeline is built
 
+    identities_per_batch = check_integer(
+        "identities_per_batch", identities_per_batch, minimum=2
+    )
+    images_per_identity = check_integer(
+        "images_per_identity", images_per_identity, minimum=2
+    )
+    batches_per_epoch = check_integer(
+        "batches_per_epoch", batches_per_epoch, minimum=1, allow_none=True
+    )
+    seed = check_integer("seed", seed, minimum=0, allow_none=True)
     images = check_images(images)
     identities = group_identities(labels, num_images=len(images))
     check_pairable(identities)
-    for name, value in (
-        ("identities_per_batch", identities_per_batch),
-        ("images_per_identity", images_per_identity),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-            raise InvalidArgumentError(
-                f"`{name}` must be an integer of at least 2. Received: {name}={value!r}"
-            )
     if identities_per_batch > identities.num_identities:
         raise DatasetError(
             f"A batch of {identities_per_batch} identities needs at least that "

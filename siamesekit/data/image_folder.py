@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from siamesekit.arguments import check_integer
 from siamesekit.data.images import load_image
 from siamesekit.errors import DatasetError, ImageError
 
@@ -106,8 +107,8 @@ def load_image_folder(
         on_error: what to do with files that cannot be decoded: `"skip"`
             leaves them out with one warning listing them, `"raise"` raises
             the first error. Defaults to `"skip"`.
-        workers: number of decoding threads. Defaults to `None`: the number
-            of CPUs.
+        workers: positive int, number of decoding threads. Defaults to
+            `None`: the number of CPUs.
 
     Returns:
         A `LabelledImages`.
@@ -116,7 +117,9 @@ def load_image_folder(
         DatasetError: if the folder is missing or empty, or no file could be
             decoded.
         ImageError: with `on_error="raise"`, for the first unreadable file.
+        InvalidArgumentError: if `workers` is not a positive integer.
     """
+    workers = check_integer("workers", workers, minimum=1, allow_none=True)
     if on_error not in ("skip", "raise"):
         raise DatasetError(
             f"`on_error` must be 'skip' or 'raise'. Received: on_error={on_error!r}"

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 
+from siamesekit.arguments import check_integer
 from siamesekit.data.identities import group_identities
 from siamesekit.errors import DatasetError
 
@@ -62,8 +63,8 @@ def split_by_identity(
         test: fraction of the identities (float in [0, 1)) or number of
             identities (int) held out for testing. Defaults to `0.2`.
         validation: the same for validation. Defaults to `0.0`.
-        seed: int, which identities are drawn; `None` for a random draw.
-            Defaults to `0`.
+        seed: non-negative int, which identities are drawn; `None` for a
+            random draw. Defaults to `0`.
 
     Returns:
         An `IdentitySplit` of image indices.
@@ -71,6 +72,7 @@ def split_by_identity(
     Raises:
         DatasetError: if fewer than two identities would be left for
             training, or a non-empty part would get fewer than two.
+        InvalidArgumentError: if `seed` is not a non-negative integer.
 
     Example:
 
@@ -79,6 +81,7 @@ def split_by_identity(
     train_images, test_images = images[split.train], images[split.test]
     ```
     """
+    seed = check_integer("seed", seed, minimum=0, allow_none=True)
     identities = group_identities(labels)
     total = identities.num_identities
     num_test = _count("test", test, total)

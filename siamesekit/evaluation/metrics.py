@@ -8,6 +8,7 @@ import keras
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from siamesekit.arguments import check_integer
 from siamesekit.compiled import compile_inference
 from siamesekit.data.identities import check_images, group_identities
 from siamesekit.errors import DatasetError, InvalidArgumentError
@@ -185,6 +186,8 @@ def all_pairs(num_images: int, *, max_pairs: int | None = None, seed: int = 0):
     Returns:
         `(first, second, sampled)`.
     """
+    max_pairs = check_integer("max_pairs", max_pairs, minimum=1, allow_none=True)
+    seed = check_integer("seed", seed, minimum=0)
     total = num_images * (num_images - 1) // 2
     if max_pairs is None or total <= max_pairs:
         first, second = np.triu_indices(num_images, k=1)
@@ -304,6 +307,7 @@ def evaluate_verification(
     model.threshold = result.threshold
     ```
     """
+    batch_size = check_integer("batch_size", batch_size, minimum=1)
     images = check_images(images)
     identities = group_identities(labels, num_images=len(images))
     first, second, sampled = all_pairs(len(images), max_pairs=max_pairs, seed=seed)

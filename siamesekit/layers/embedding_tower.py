@@ -507,8 +507,8 @@ class EmbeddingTower(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         # Weights are restored by Keras after the layer is rebuilt; never
-        # download them again on load.
+        # download or read them again on load, whatever the config says.
         config = dict(config)
-        config.setdefault("weights", None)
+        config["weights"] = None
         with _restoring():
             return cls(**config)

@@ -4,7 +4,19 @@
 the tested recipe around it.
 """
 
-from siamesekit.training.callbacks import StopOnNaN
+from siamesekit.training.callbacks import (
+    StopOnNaN,
+    TrainingBackup,
+    check_backup_dir,
+    remove_backup,
+)
 from siamesekit.training.recipe import TrainingConfig, train_verification_model
 
-__all__ = ["StopOnNaN", "TrainingConfig", "train_verification_model"]
+__all__ = [
+    "StopOnNaN",
+    "TrainingBackup",
+    "TrainingConfig",
+    "check_backup_dir",
+    "remove_backup",
+    "train_verification_model",
+]

@@ -6,7 +6,9 @@ import dataclasses
 import os
 
 import keras
+import numpy as np
 
+from siamesekit.arguments import check_integer
 from siamesekit.data.augmentation import Augmentation
 from siamesekit.data.identities import check_images, group_identities
 from siamesekit.data.identity_batches import identity_batch_dataset
@@ -15,7 +17,12 @@ from siamesekit.layers.embedding_tower import EmbeddingTower
 from siamesekit.losses.batch_hard_triplet import BatchHardTripletLoss
 from siamesekit.losses.in_batch_contrastive import InBatchContrastiveLoss
 from siamesekit.models.siamese_model import SiameseModel
-from siamesekit.training.callbacks import StopOnNaN
+from siamesekit.training.callbacks import (
+    StopOnNaN,
+    TrainingBackup,
+    check_backup_dir,
+    remove_backup,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +101,7 @@ def train_verification_model(
     config: TrainingConfig = TrainingConfig(),
     validation: tuple | None = None,
     backup_dir: str | os.PathLike | None = None,
+    keep_backup: bool = False,
     callbacks: list | None = None,
     verbose: str | int = "auto",
 ) -> tuple[SiameseModel, keras.callbacks.History]:
@@ -112,9 +120,16 @@ def train_verification_model(
         config: a `TrainingConfig`. Defaults to `TrainingConfig()`.
         validation: optional `(images, labels)` of other identities,
             evaluated on P x K batches after each epoch (`val_auc`, ...).
-        backup_dir: folder for `keras.callbacks.BackupAndRestore`: an
-            interrupted run started again with the same folder resumes from
-            its last finished epoch. Defaults to `None` (no backup).
+        backup_dir: folder for a `siamesekit.training.TrainingBackup`
+            (written after each epoch): an interrupted run started again
+            with the same folder and settings resumes from its last
+            finished epoch; other settings, or a backup cut short, raise
+            `TrainingBackupError`. Defaults to `None` (no backup).
+        keep_backup: bool, keep the backup when this function returns, so
+            that a run killed before the model is saved still resumes;
+            delete it with `siamesekit.training.remove_backup` after saving.
+            Defaults to `False`: deleted once training and whitening are
+            done.
         callbacks: more Keras callbacks. Defaults to `None`.
         verbose: Keras `fit` verbosity. Defaults to `"auto"`.
 
@@ -123,23 +138,22 @@ def train_verification_model(
     """
     images = check_images(images)
     identities = group_identities(labels, num_images=len(images))
-    if isinstance(config.epochs, bool) or not isinstance(config.epochs, int):
-        raise InvalidArgumentError(
-            f"`epochs` must be a positive integer. Received: epochs={config.epochs!r}"
-        )
-    if config.epochs < 1:
-        raise InvalidArgumentError(
-            f"`epochs` must be a positive integer. Received: epochs={config.epochs!r}"
-        )
-    per_batch = min(config.identities_per_batch, identities.num_identities)
-    keras.utils.set_random_seed(config.seed)
+    epochs = check_integer("epochs", config.epochs, minimum=1)
+    identities_per_batch = check_integer(
+        "identities_per_batch", config.identities_per_batch, minimum=2
+    )
+    seed = check_integer("seed", config.seed, minimum=0)
+    if backup_dir is not None:
+        backup_dir = check_backup_dir(backup_dir)
+    per_batch = min(identities_per_batch, identities.num_identities)
+    keras.utils.set_random_seed(seed)
     batches = identity_batch_dataset(
         images,
         labels,
         identities_per_batch=per_batch,
         images_per_identity=config.images_per_identity,
         augment=config.augment,
-        seed=config.seed,
+        seed=seed,
     )
     validation_batches = None
     if validation is not None:
@@ -157,7 +171,7 @@ def train_verification_model(
             validation_labels,
             identities_per_batch=min(per_batch, validation_identities.num_identities),
             images_per_identity=config.images_per_identity,
-            seed=config.seed + 1,
+            seed=seed + 1,
         )
     tower = EmbeddingTower(
         backbone=config.backbone,
@@ -184,7 +198,7 @@ def train_verification_model(
     model = SiameseModel(tower)
     # BackupAndRestore needs built weights to restore into.
     model.build((None,) + tuple(images.shape[1:]))
-    steps = config.epochs * int(batches.cardinality())
+    steps = epochs * int(batches.cardinality())
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
     if config.weight_decay > 0:
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
@@ -195,11 +209,21 @@ def train_verification_model(
     model.compile(optimizer=optimizer, loss=loss)
     all_callbacks = [StopOnNaN()]
     if backup_dir is not None:
-        all_callbacks.append(keras.callbacks.BackupAndRestore(os.fspath(backup_dir)))
+        settings = {
+            field.name: _setting(getattr(config, field.name))
+            for field in dataclasses.fields(config)
+        }
+        settings.update(
+            image_shape=list(images.shape[1:]),
+            num_images=len(images),
+            num_identities=identities.num_identities,
+            num_validation_images=None if validation is None else len(validation[0]),
+        )
+        all_callbacks.append(TrainingBackup(backup_dir, settings=settings))
     all_callbacks += list(callbacks or [])
     history = model.fit(
         batches,
-        epochs=config.epochs,
+        epochs=epochs,
         validation_data=validation_batches,
         callbacks=all_callbacks,
         verbose=verbose,
@@ -208,4 +232,17 @@ def train_verification_model(
     )
     if tower.whitening is not None:
         tower.adapt_whitening(images)
+    if backup_dir is not None and not keep_backup:
+        remove_backup(backup_dir)
     return model, history
+
+
+def _setting(value):
+    """A JSON value that changes when the setting does."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_setting(item) for item in value]
+    return repr(value)

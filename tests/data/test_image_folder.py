@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from siamesekit.data import load_image_folder, pair_dataset_from_directory
-from siamesekit.errors import DatasetError, ImageError
+from siamesekit.errors import DatasetError, ImageError, InvalidArgumentError
 
 
 def write_folder(root, identities=3, images_per_identity=2):
@@ -63,3 +63,15 @@ def test_pair_dataset_from_directory(tmp_path):
     # Same folder <=> the pixel values lie in the same band of 40.
     same = (first.numpy()[:, 0, 0, 0] // 40) == (second.numpy()[:, 0, 0, 0] // 40)
     np.testing.assert_array_equal(labels.numpy(), same.astype(np.float32))
+
+
+def test_workers_must_be_a_positive_integer(tmp_path):
+    write_folder(tmp_path)
+    folder = load_image_folder(tmp_path, size=(5, 4), channels=1, workers=np.int64(1))
+    assert folder.images.shape == (6, 5, 4, 1)
+    for workers, shown in ((-1, "-1"), (0, "0"), (2.0, "2.0"), ("4", "'4'")):
+        with pytest.raises(InvalidArgumentError) as caught:
+            load_image_folder(tmp_path, size=(5, 4), workers=workers)
+        assert str(caught.value) == (
+            f"`workers` must be an integer >= 1 or None. Received: workers={shown}"
+        )

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from siamesekit.data import split_by_identity
-from siamesekit.errors import DatasetError
+from siamesekit.errors import DatasetError, InvalidArgumentError
 
 
 def test_identities_never_cross_parts():
@@ -46,3 +46,17 @@ def test_no_validation_part_is_empty():
 def test_impossible_splits_raise(arguments, message):
     with pytest.raises(DatasetError, match=message):
         split_by_identity(np.repeat(np.arange(4), 2), **arguments)
+
+
+def test_seed_must_be_a_non_negative_integer_or_none():
+    labels = np.repeat(np.arange(10), 2)
+    np.testing.assert_array_equal(
+        split_by_identity(labels, seed=np.int64(3)).test,
+        split_by_identity(labels, seed=3).test,
+    )
+    for seed, shown in (("x", "'x'"), (1.5, "1.5"), (-1, "-1"), (True, "True")):
+        with pytest.raises(InvalidArgumentError) as caught:
+            split_by_identity(labels, seed=seed)
+        assert str(caught.value) == (
+            f"`seed` must be an integer >= 0 or None. Received: seed={shown}"
+        )

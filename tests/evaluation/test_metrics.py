@@ -122,3 +122,29 @@ def test_flip_averages_unit_embeddings_and_keeps_them_unit_length():
 def test_something_that_cannot_embed_is_rejected():
     with pytest.raises(InvalidArgumentError, match="embed"):
         evaluate_verification("model.keras", np.zeros((2, 4, 4, 1)), [0, 1])
+
+
+def test_counts_must_be_positive_integers():
+    values = np.array([0.0, 1.0, 10.0, 12.0], np.float32)
+    images = np.broadcast_to(values[:, None, None, None], (4, 3, 3, 1))
+    labels = ["a", "a", "b", "b"]
+    # Six pairs, all kept whatever integer type says so.
+    result = evaluate_verification(
+        ValueEmbedder(), images, labels, max_pairs=np.int64(6)
+    )
+    assert result.num_pairs == 6 and not result.sampled
+    for arguments, message in (
+        (
+            {"max_pairs": 0},
+            "`max_pairs` must be an integer >= 1 or None. Received: max_pairs=0",
+        ),
+        ({"max_pairs": 2.5}, "Received: max_pairs=2.5"),
+        (
+            {"batch_size": 0},
+            "`batch_size` must be an integer >= 1. Received: batch_size=0",
+        ),
+        ({"seed": -1}, "`seed` must be an integer >= 0. Received: seed=-1"),
+    ):
+        with pytest.raises(InvalidArgumentError) as caught:
+            evaluate_verification(ValueEmbedder(), images, labels, **arguments)
+        assert str(caught.value).endswith(message)

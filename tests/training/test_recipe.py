@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from siamesekit.data import load_image_folder
+from siamesekit.errors import InvalidArgumentError
 from siamesekit.evaluation import embed_images, evaluate_verification
 from siamesekit.training.recipe import TrainingConfig, train_verification_model
 
@@ -69,3 +70,18 @@ def test_recipe_fits_the_whitening_to_the_training_images():
         images, labels, config=_tiny_config(whitening=None), verbose=0
     )
     assert plain.tower.whitening is None
+
+
+def test_counts_in_the_config_are_checked_before_training():
+    images = np.zeros((6, 8, 8, 1), np.float32)
+    labels = np.repeat([0, 1, 2], 2)
+    for change, message in (
+        ({"epochs": 0}, "`epochs` must be an integer >= 1. Received: epochs=0"),
+        ({"epochs": 2.0}, "Received: epochs=2.0"),
+        ({"identities_per_batch": "3"}, "Received: identities_per_batch='3'"),
+        ({"seed": -1}, "`seed` must be an integer >= 0. Received: seed=-1"),
+    ):
+        config = dataclasses.replace(TrainingConfig(), **change)
+        with pytest.raises(InvalidArgumentError) as caught:
+            train_verification_model(images, labels, config=config, verbose=0)
+        assert str(caught.value).endswith(message)
