@@ -122,9 +122,18 @@ def save_comparison_figure(path, result, *, dpi: int = 100) -> str:
             "'features', 'lpips', 'attribution' or 'pixels'."
         )
     scale = result.display_scale
-    figure = Figure(figsize=(13.0, 4.6), dpi=dpi)
+    figure = Figure(figsize=(11.5, 4.2), dpi=dpi)
     FigureCanvasAgg(figure)
-    grid = figure.add_gridspec(1, 4, width_ratios=(1, 1, 1, 0.06), wspace=0.08)
+    grid = figure.add_gridspec(
+        1,
+        4,
+        width_ratios=(1, 1, 1, 0.06),
+        wspace=0.08,
+        left=0.01,
+        right=0.91,
+        bottom=0.03,
+        top=0.86,
+    )
     panels = (
         (to_rgb_uint8(result.image_a), "image 1"),
         (to_rgb_uint8(result.image_b), "image 2"),
