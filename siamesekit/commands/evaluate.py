@@ -48,12 +48,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from siamesekit.commands.model_files import check_model_file, save_model_file
     from siamesekit.data.image_folder import load_image_folder
-    from siamesekit.errors import ModelFileError
+    from siamesekit.errors import DatasetError, ModelFileError
     from siamesekit.evaluation.metrics import evaluate_verification
     from siamesekit.evaluation.plots import save_verification_plots
     from siamesekit.models.model_file import load_model_file
 
     check_model_file(args.model, "model")
+    if not os.path.isdir(args.data_dir):
+        # Before the model loads: loading it can print Keras warnings.
+        raise DatasetError(
+            f"The image folder {args.data_dir!r} does not exist or is not a "
+            "directory. Pass a folder with one subfolder of images per identity."
+        )
     if args.plots and os.path.exists(args.plots) and not os.path.isdir(args.plots):
         raise ModelFileError(
             f"--plots {args.plots!r} is a file; pass a folder for the PNG plots."

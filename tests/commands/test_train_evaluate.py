@@ -3,6 +3,7 @@ import keras
 import numpy as np
 import pytest
 
+import siamesekit
 from siamesekit import cli
 
 
@@ -105,3 +106,18 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
     assert "must end in `.keras`" in capsys.readouterr().err
     assert cli.main(["evaluate", str(tmp_path / "m.keras"), str(tmp_path)]) == 2
     assert "Model file not found" in capsys.readouterr().err
+
+
+def test_evaluate_checks_its_folder_before_loading_the_model(tmp_path, capsys):
+    model = siamesekit.create_siamese_model(
+        (16, 16, 1), backbone="small_cnn", weights=None, embedding_dim=4
+    )
+    model.save(tmp_path / "m.keras")
+    missing = str(tmp_path / "none")
+    assert cli.main(["evaluate", str(tmp_path / "m.keras"), missing]) == 2
+    # One line: no Keras warnings from loading the model first.
+    assert capsys.readouterr().err == (
+        f"siamesekit evaluate: error: The image folder {missing!r} does not exist "
+        "or is not a directory. Pass a folder with one subfolder of images per "
+        "identity.\n"
+    )
