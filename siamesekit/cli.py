@@ -26,8 +26,6 @@ from siamesekit.version import __version__
 
 # Each helper module registers itself here by name.
 COMMANDS: tuple[str, ...] = ("compare", "train", "evaluate", "demo")
-# The commands that build tf.data pipelines, on every Keras backend.
-_TENSORFLOW_COMMANDS = ("train", "evaluate", "demo")
 DEBUG_VARIABLE = "SIAMESEKIT_DEBUG"
 
 
@@ -77,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             if not debug:
                 warnings.showwarning = one_line_warning
-            load_backend(tensorflow=args.command in _TENSORFLOW_COMMANDS)
+            load_backend()
             return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print(f"siamesekit {args.command}: interrupted", file=sys.stderr)

@@ -67,16 +67,22 @@ def start_up_lines_held_back():
                 sys.stderr.flush()
 
 
-def load_backend(*, tensorflow: bool) -> None:
-    """Imports Keras, TensorFlow (for the tf.data pipelines, when asked or
-    when it is the Keras backend) and the siamesekit API, holding back the
-    start-up lines."""
+def load_backend() -> None:
+    """Imports Keras, TensorFlow and the siamesekit API, holding back the
+    start-up lines.
+
+    TensorFlow loads on every Keras backend: the tf.data pipelines of train,
+    evaluate and demo need it, and on JAX even compare loads it (measured),
+    later, where its lines could not be held back.
+    """
     with start_up_lines_held_back():
-        import keras
+        import keras  # noqa: F401
 
-        if tensorflow or keras.backend.backend() == "tensorflow":
+        try:
             import tensorflow as tf
-
+        except ImportError:  # a JAX or PyTorch install without TensorFlow
+            pass
+        else:
             # Looking for GPUs is what writes the cuInit line on machines
             # without one; do it now rather than in the middle of the output.
             tf.config.list_physical_devices("GPU")
