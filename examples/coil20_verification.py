@@ -7,7 +7,7 @@ seen in training, and the plots are written to --out.
 
 Usage:
     python examples/coil20_verification.py [--data ../shared/data/coil20_32px]
-        [--epochs 30] [--out coil20_output]
+        [--epochs 30] [--out DIR] [--overwrite]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from coil20_data import DEFAULT_DATA, load_coil20  # noqa: E402
+from output_folder import output_folder  # noqa: E402
 
 from siamesekit.evaluation import (  # noqa: E402
     evaluate_verification,
@@ -30,18 +31,29 @@ from siamesekit.training.recipe import (  # noqa: E402
     train_verification_model,
 )
 
+# What a run writes into its results folder.
+OWN_FILES = ("coil20_model.keras", "roc.png", "distances.png", "pairs.png")
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="coil20_output")
-    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument(
+        "--out",
+        help="results folder (default: coil20_output, or coil20_output_2, ... "
+        "when it holds an earlier run's results)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace earlier results in --out"
+    )
     args = parser.parse_args()
-    model_path = os.path.join(args.out, "coil20_model.keras")
-    if os.path.exists(model_path) and not args.overwrite:
-        parser.error(f"{model_path} exists; pass --overwrite or another --out")
+    try:
+        out = output_folder(args.out, "coil20_output", OWN_FILES, args.overwrite)
+    except FileExistsError as error:
+        parser.error(str(error))
+    model_path = os.path.join(out, "coil20_model.keras")
 
     images, objects = load_coil20(args.data)
     train, test = objects <= 14, objects > 14
@@ -62,8 +74,8 @@ def main():
     print(f"Trained {args.epochs} epochs in {seconds:.0f} s on {cpus} CPUs")
     print(f"Objects 15-20: {result.summary()}")
 
-    os.makedirs(args.out, exist_ok=True)
-    written = save_verification_plots(result, images[test], args.out)
+    os.makedirs(out, exist_ok=True)
+    written = save_verification_plots(result, images[test], out)
     model.save(model_path)
     print("Wrote " + ", ".join(written + [model_path]))
 

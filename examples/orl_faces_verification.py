@@ -12,7 +12,7 @@ and writes the plots and the model.
 
 Usage:
     python examples/orl_faces_verification.py [--data ../shared/data/orl_faces]
-        [--epochs 90] [--seed 0] [--out orl_output] [--no-align]
+        [--epochs 90] [--seed 0] [--out DIR] [--overwrite] [--no-align]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from output_folder import output_folder  # noqa: E402
 
 from siamesekit.data import align_faces, load_image_folder  # noqa: E402
 from siamesekit.evaluation import (  # noqa: E402
@@ -45,20 +46,32 @@ ORIGINAL_SIZE = (112, 92)
 IMAGE_SIZE = (32, 28)
 
 
+# What a run writes into its results folder.
+OWN_FILES = ("orl_model.keras", "roc.png", "distances.png", "pairs.png")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--epochs", type=int, default=TrainingConfig().epochs)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="orl_output")
-    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument(
+        "--out",
+        help="results folder (default: orl_output, or orl_output_2, ... "
+        "when it holds an earlier run's results)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace earlier results in --out"
+    )
     parser.add_argument(
         "--no-align", action="store_true", help="train on the faces as photographed"
     )
     args = parser.parse_args()
-    model_path = os.path.join(args.out, "orl_model.keras")
-    if os.path.exists(model_path) and not args.overwrite:
-        parser.error(f"{model_path} exists; pass --overwrite or another --out")
+    try:
+        out = output_folder(args.out, "orl_output", OWN_FILES, args.overwrite)
+    except FileExistsError as error:
+        parser.error(str(error))
+    model_path = os.path.join(out, "orl_model.keras")
 
     if args.no_align:
         faces = load_image_folder(args.data, size=IMAGE_SIZE, channels=1)
@@ -94,8 +107,8 @@ def main():
     print(f"Trained {args.epochs} epochs in {seconds:.0f} s on {cpus} CPUs")
     print(f"People 31-40: {result.summary()}")
 
-    os.makedirs(args.out, exist_ok=True)
-    written = save_verification_plots(result, images[test], args.out)
+    os.makedirs(out, exist_ok=True)
+    written = save_verification_plots(result, images[test], out)
     model.save(model_path)
     print("Wrote " + ", ".join(written + [model_path]))
 

@@ -1,37 +1,28 @@
-"""siamesekit: Siamese neural networks for image comparison, the Keras 3 way."""
+"""siamesekit: Siamese neural networks for image comparison, the Keras 3 way.
 
-from siamesekit import data, errors, evaluation, losses, metrics, training, tuning
-from siamesekit.comparator import Comparator, ComparisonResult
-from siamesekit.compare import compare_images
-from siamesekit.data import load_image
-from siamesekit.distances import cosine_similarity, euclidean_distance
-from siamesekit.layers import EmbeddingTower
-from siamesekit.losses import ContrastiveLoss, contrastive_loss
-from siamesekit.metrics import PairAccuracy
-from siamesekit.models import SiameseModel, create_siamese_model
-from siamesekit.tuning import SiameseHyperModel
-from siamesekit.version import __version__
+The public API lives in `siamesekit/_api.py`.
+"""
 
-__all__ = [
-    "Comparator",
-    "ComparisonResult",
-    "ContrastiveLoss",
-    "EmbeddingTower",
-    "PairAccuracy",
-    "SiameseHyperModel",
-    "SiameseModel",
-    "__version__",
-    "compare_images",
-    "contrastive_loss",
-    "cosine_similarity",
-    "create_siamese_model",
-    "data",
-    "errors",
-    "evaluation",
-    "euclidean_distance",
-    "load_image",
-    "losses",
-    "metrics",
-    "training",
-    "tuning",
-]
+from siamesekit._launch import launched_as_cli as _launched_as_cli
+
+if _launched_as_cli():
+    # The `siamesekit` command answers --help and usage errors before Keras
+    # and TensorFlow load (seconds), and imports the API itself before it
+    # runs a command.
+    def __getattr__(name: str):
+        # Private names (and the import system's own look-ups, such as
+        # `siamesekit._api` while it is being imported) are not the API.
+        if not name.startswith("_") or name in ("__all__", "__version__"):
+            import importlib
+
+            api = importlib.import_module("siamesekit._api")
+            if name == "__all__" or name in api.__all__:
+                return getattr(api, name)
+        raise AttributeError(f"module 'siamesekit' has no attribute {name!r}")
+
+else:
+    # Imported as a library: the whole API at once, so that
+    # `keras.models.load_model` finds every siamesekit class after a bare
+    # `import siamesekit`.
+    from siamesekit._api import *  # noqa: F403
+    from siamesekit._api import __all__  # noqa: F401

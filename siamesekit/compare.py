@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import Future
 
 import numpy as np
 
@@ -12,8 +13,9 @@ from siamesekit.errors import InvalidArgumentError
 from siamesekit.layers.embedding_tower import EmbeddingTower
 
 # Building a VGG16 comparator takes seconds; repeated calls with the same
-# options reuse it.
-_CACHE: dict = {}
+# options reuse it. Each entry is a Future, so that calls from several threads
+# at once build it once and wait for that one.
+_CACHE: dict[tuple, Future] = {}
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 4
 
@@ -55,22 +57,33 @@ def build_comparator(
     else:
         key = ("tower", backbone, weights, tuple(input_shape), precision, batch_size)
     with _CACHE_LOCK:
-        comparator = _CACHE.get(key)
-    if comparator is not None:
-        return comparator
-    if model is not None:
-        comparator = Comparator.from_saved(
-            model, precision=precision, batch_size=batch_size
-        )
-    else:
-        tower = EmbeddingTower(
-            backbone=backbone, input_shape=input_shape, weights=weights
-        )
-        comparator = Comparator(tower, precision=precision, batch_size=batch_size)
-    with _CACHE_LOCK:
-        while len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = comparator
+        entry = _CACHE.get(key)
+        builds = entry is None
+        if builds:
+            while len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
+            entry = _CACHE[key] = Future()
+    if not builds:
+        return entry.result()
+    try:
+        if model is not None:
+            comparator = Comparator.from_saved(
+                model, precision=precision, batch_size=batch_size
+            )
+        else:
+            tower = EmbeddingTower(
+                backbone=backbone, input_shape=input_shape, weights=weights
+            )
+            comparator = Comparator(tower, precision=precision, batch_size=batch_size)
+    except BaseException as error:
+        # The threads waiting for this build get the error too; a later call
+        # tries again.
+        with _CACHE_LOCK:
+            if _CACHE.get(key) is entry:
+                del _CACHE[key]
+        entry.set_exception(error)
+        raise
+    entry.set_result(comparator)
     return comparator
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
-from siamesekit.comparator.heatmaps import METHODS
-from siamesekit.comparator.precision import PRECISIONS
+from siamesekit.commands.arguments import image_side
+from siamesekit.commands.checks import (
+    check_figure_path,
+    check_image_file,
+    strict_json,
+)
+from siamesekit.commands.choices import METHODS, PRECISIONS
 from siamesekit.errors import InvalidArgumentError
 
 _DESCRIPTION = """\
@@ -40,7 +44,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--input-size",
-        type=int,
+        type=image_side,
         nargs=2,
         metavar=("HEIGHT", "WIDTH"),
         default=(224, 224),
@@ -75,7 +79,24 @@ def _same_file(first: str, second: str) -> bool:
         return False
 
 
+def _check_embedding_output(comparator, model_path: str) -> None:
+    """Fails unless the model maps an image to one embedding vector."""
+    try:
+        shape = comparator.tower.compute_output_shape(
+            (1,) + tuple(comparator.image_shape)
+        )
+    except (NotImplementedError, ValueError, TypeError):
+        return  # a layer that cannot tell; let the comparison try
+    if len(shape) != 2:
+        raise InvalidArgumentError(
+            f"--model {model_path!r} maps an image to an output of shape "
+            f"{tuple(shape)[1:]}, not to an embedding vector; pass a model saved "
+            "from a siamesekit.SiameseModel or an embedding tower."
+        )
+
+
 def run(args) -> int:
+    from siamesekit.commands.model_files import check_model_file
     from siamesekit.compare import build_comparator
 
     if args.model is not None and args.weights != "imagenet":
@@ -89,8 +110,13 @@ def run(args) -> int:
                     f"--out {args.out!r} is one of the input images; choose "
                     "another file name."
                 )
+        check_figure_path(args.out)
+    check_image_file(args.image1, "image 1")
+    check_image_file(args.image2, "image 2")
     if args.model is not None:
+        check_model_file(args.model)
         comparator = build_comparator(args.model, precision=args.precision)
+        _check_embedding_output(comparator, args.model)
     else:
         weights = None if args.weights.lower() == "none" else args.weights
         comparator = build_comparator(
@@ -103,7 +129,7 @@ def run(args) -> int:
     figure = result.save_figure(args.out) if args.out is not None else None
     if args.json:
         print(
-            json.dumps(
+            strict_json(
                 {
                     "image1": args.image1,
                     "image2": args.image2,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+
+from siamesekit.commands.arguments import positive_int
 
 _DESCRIPTION = """\
 Measure a saved Siamese model on a folder with one subfolder of images per
@@ -23,7 +26,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("data_dir", help="folder with one subfolder per identity")
     parser.add_argument(
         "--max-pairs",
-        type=int,
+        type=positive_int,
         default=500_000,
         help="sample this many pairs when there are more (default: 500000)",
     )
@@ -43,13 +46,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from siamesekit.commands.model_files import save_model_file
+    from siamesekit.commands.model_files import check_model_file, save_model_file
     from siamesekit.data.image_folder import load_image_folder
-    from siamesekit.errors import ModelFileError
+    from siamesekit.errors import DatasetError, ModelFileError
     from siamesekit.evaluation.metrics import evaluate_verification
     from siamesekit.evaluation.plots import save_verification_plots
     from siamesekit.models.model_file import load_model_file
 
+    check_model_file(args.model, "model")
+    if not os.path.isdir(args.data_dir):
+        # Before the model loads: loading it can print Keras warnings.
+        raise DatasetError(
+            f"The image folder {args.data_dir!r} does not exist or is not a "
+            "directory. Pass a folder with one subfolder of images per identity."
+        )
+    if args.plots and os.path.exists(args.plots) and not os.path.isdir(args.plots):
+        raise ModelFileError(
+            f"--plots {args.plots!r} is a file; pass a folder for the PNG plots."
+        )
     model = load_model_file(args.model)
     tower = getattr(model, "tower", None)
     image_shape = getattr(tower, "image_shape", None)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
+from siamesekit.commands.arguments import fraction, image_side, positive_int
 from siamesekit.errors import DatasetError
 
 _DESCRIPTION = """\
@@ -15,8 +17,9 @@ validation: the model never trains on them, they give the ROC AUC and equal
 error rate printed at the end and the decision threshold stored in the model.
 An interrupted run (Ctrl-C, killed process) resumes from its last finished
 epoch when the same command is run again (the backup lives in
-OUT.backup/ until the model is saved). An existing --out file is never replaced
-without --overwrite."""
+OUT.backup/ until the model is saved). An existing --out file is never
+replaced without --overwrite. Progress is a Keras progress bar on a terminal,
+one line per epoch otherwise (a log file), and nothing with --quiet."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -32,7 +35,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--size",
-        type=int,
+        type=image_side,
         nargs=2,
         metavar=("HEIGHT", "WIDTH"),
         default=(56, 46),
@@ -46,11 +49,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="1 for grey, 3 for RGB (default: 1)",
     )
     parser.add_argument(
-        "--epochs", type=int, default=90, help="passes over the images (default: 90)"
+        "--epochs",
+        type=positive_int,
+        default=90,
+        help="passes over the images (default: 90)",
     )
     parser.add_argument(
         "--validation",
-        type=float,
+        type=fraction,
         default=0.2,
         help="fraction of identities held out for validation (default: 0.2)",
     )
@@ -64,8 +70,30 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--backup-dir",
         help="folder for the resumable backup (default: OUT.backup next to --out)",
     )
+    add_quiet_argument(parser)
     parser.set_defaults(run=run)
     return parser
+
+
+def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress output; print only the results",
+    )
+
+
+def fit_verbosity(quiet: bool) -> int:
+    """Keras `fit` verbosity: a progress bar on a terminal, one line per epoch
+    when stdout is a file or a pipe (progress bars write thousands of escape
+    codes into logs), nothing when quiet."""
+    if quiet:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
+
+
+def _say(quiet: bool):
+    return (lambda *values: None) if quiet else print
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     folder = load_image_folder(
         args.data_dir, size=tuple(args.size), channels=args.channels
     )
-    print(
+    say = _say(args.quiet)
+    say(
         f"Read {len(folder.images)} images of {len(set(folder.labels))} identities "
         f"from {args.data_dir}"
         + (
@@ -103,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     train_images, train_labels = folder.images[split.train], folder.labels[split.train]
     valid_images = folder.images[split.validation]
     valid_labels = folder.labels[split.validation]
-    print(
+    say(
         f"Training on {len(set(train_labels))} identities, validating on "
         f"{len(set(valid_labels))} others."
     )
@@ -123,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         validation=(valid_images, valid_labels),
         backup_dir=backup_dir,
         keep_backup=True,
+        verbose=fit_verbosity(args.quiet),
     )
     # Without test-time flips: the stored threshold must match what
     # SiameseModel and Comparator compute on a single image pair.

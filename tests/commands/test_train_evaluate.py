@@ -3,6 +3,7 @@ import keras
 import numpy as np
 import pytest
 
+import siamesekit
 from siamesekit import cli
 
 
@@ -43,6 +44,12 @@ def test_train_then_evaluate(faces, tmp_path, capsys):
     assert "Read 16 images of 4 identities" in output
     assert "Training on 2 identities, validating on 2 others." in output
     assert "Validation identities: ROC AUC" in output
+    # stdout is not a terminal here: one line per epoch, no progress bars.
+    assert "\r" not in output and "\x1b" not in output and "\u2501" not in output
+    epochs = [line for line in output.splitlines() if line.startswith("Epoch ")]
+    assert epochs == ["Epoch 1/2", "Epoch 2/2"], output
+    summaries = [line for line in output.splitlines() if " - loss: " in line]
+    assert len(summaries) == 2 and all("val_" in line for line in summaries), output
     model = keras.models.load_model(model_path, safe_mode=True)
     assert model.tower.image_shape == (16, 16, 1)
     assert model.threshold > 0
@@ -59,6 +66,27 @@ def test_train_then_evaluate(faces, tmp_path, capsys):
         "pairs.png",
         "roc.png",
     ]
+
+
+def test_train_quiet_prints_only_the_results(faces, tmp_path, capsys):
+    model_path = tmp_path / "m.keras"
+    arguments = ["train", str(faces), "--out", str(model_path), "--quiet"]
+    options = ["--size", "16", "16", "--epochs", "1", "--validation", "0.5"]
+    assert cli.main(arguments + options) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("Validation identities: ROC AUC")
+    assert lines[1].startswith(f"Saved {model_path} (threshold ")
+
+
+def test_fit_verbosity(monkeypatch):
+    from siamesekit.commands.train import fit_verbosity
+
+    assert fit_verbosity(quiet=True) == 0
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False)
+    assert fit_verbosity(quiet=False) == 2
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert fit_verbosity(quiet=False) == 1
 
 
 def test_train_never_overwrites_a_model_unless_asked(faces, tmp_path, capsys):
@@ -78,3 +106,18 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
     assert "must end in `.keras`" in capsys.readouterr().err
     assert cli.main(["evaluate", str(tmp_path / "m.keras"), str(tmp_path)]) == 2
     assert "Model file not found" in capsys.readouterr().err
+
+
+def test_evaluate_checks_its_folder_before_loading_the_model(tmp_path, capsys):
+    model = siamesekit.create_siamese_model(
+        (16, 16, 1), backbone="small_cnn", weights=None, embedding_dim=4
+    )
+    model.save(tmp_path / "m.keras")
+    missing = str(tmp_path / "none")
+    assert cli.main(["evaluate", str(tmp_path / "m.keras"), missing]) == 2
+    # One line: no Keras warnings from loading the model first.
+    assert capsys.readouterr().err == (
+        f"siamesekit evaluate: error: The image folder {missing!r} does not exist "
+        "or is not a directory. Pass a folder with one subfolder of images per "
+        "identity.\n"
+    )
