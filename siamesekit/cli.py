@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from siamesekit.errors import SiamesekitError
 
     def one_line_warning(message, category, filename, lineno, file=None, line=None):
-        text = f"{category.__name__}: {one_line(message)}"
+        text = f"{category.__name__}: {one_line(message, 300)}"
         print(f"siamesekit {args.command}: warning: {text}", file=sys.stderr)
 
     try:

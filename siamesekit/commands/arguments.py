@@ -68,11 +68,12 @@ def fraction(text: str) -> float:
     return value
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    """`text` on one line (whitespace runs become one space), at most `limit`
-    characters."""
+def one_line(text: str, limit: int | None = None) -> str:
+    """`text` on one line (whitespace runs become one space), cut to `limit`
+    characters if one is given (for messages of other libraries; siamesekit's
+    own errors are kept whole: their ends often say what to do)."""
     text = " ".join(str(text).split())
-    if len(text) > limit:
+    if limit is not None and len(text) > limit:
         text = text[: limit - 3].rstrip() + "..."
     return text
 

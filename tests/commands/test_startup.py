@@ -89,7 +89,7 @@ def test_help_answers_without_keras_or_tensorflow():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
     assert completed.stderr == ""
-    assert "--method {features,attribution,pixels}" in completed.stdout
+    assert "--method {features,lpips,attribution,pixels}" in completed.stdout
     assert completed.stdout.splitlines()[-1] == "STATUS 0 LOADED []"
 
 

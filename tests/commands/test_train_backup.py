@@ -51,6 +51,8 @@ def test_a_kill_before_the_save_resumes_after_training(
 
     monkeypatch.setattr(StopOnNaN, "on_epoch_begin", recording)
     with monkeypatch.context() as patch:
+        # The CLI turns unexpected errors into one line; let the kill through.
+        patch.setenv("SIAMESEKIT_DEBUG", "1")
         patch.setattr(metrics, "evaluate_verification", killed)
         with pytest.raises(Killed):
             train(faces, out)
