@@ -12,6 +12,7 @@ from keras import ops
 from siamesekit.comparator import attribution, heatmaps
 from siamesekit.comparator.decoding import decode_ahead
 from siamesekit.comparator.display_scale import display_scale
+from siamesekit.comparator.map_functions import build_map_functions
 from siamesekit.comparator.precision import resolve_precision, tower_in_precision
 from siamesekit.comparator.result import ComparisonResult
 from siamesekit.compiled import compile_inference
@@ -170,7 +171,6 @@ class Comparator:
 
     def _build_functions(self):
         tower = self.tower
-        size = self.image_shape[:2]
 
         def embed(images):
             return ops.cast(tower(images, training=False), "float32")
@@ -178,58 +178,10 @@ class Comparator:
         self._embed_function = compile_inference(embed, tower.variables)
         if not self.supports_network_heatmaps:
             return
-        backbone = tower.backbone
-        # One model gives the stages of the "features" map and the last
-        # feature map the head embeds, so scores and heatmap share a pass.
-        extractor = keras.Model(
-            backbone.inputs,
-            [backbone.get_layer(name).output for name in tower.spec.feature_layers]
-            + [backbone.output],
-            name="feature_extractor",
-        )
-
-        def stages_and_embeddings(images):
-            outputs = extractor(tower.preprocess(images), training=False)
-            stages, last = outputs[:-1], outputs[-1]
-            if tower.num_test_time_views > 1:
-                # The tower averages its views itself; the map shows the
-                # images as they are.
-                embeddings = ops.cast(tower(images, training=False), "float32")
-            else:
-                embeddings = ops.cast(tower.head(last, training=False), "float32")
-            return stages, embeddings
-
-        def features(images, index_a, index_b):
-            stages, embeddings = stages_and_embeddings(images)
-            # Image 2 of each pair, with image 1's exposure, gets its own pass.
-            matched = heatmaps.match_photometry(
-                ops.take(images, index_b, axis=0), ops.take(images, index_a, axis=0)
-            )
-            matched_stages = extractor(tower.preprocess(matched), training=False)
-            maps = heatmaps.difference_map(
-                [ops.take(stage, index_a, axis=0) for stage in stages],
-                matched_stages[:-1],
-                size,
-            )
-            return embeddings, maps
-
-        def lpips(images, index_a, index_b):
-            stages, embeddings = stages_and_embeddings(images)
-            maps = heatmaps.feature_distance_map(
-                [ops.take(stage, index_a, axis=0) for stage in stages],
-                [ops.take(stage, index_b, axis=0) for stage in stages],
-                size,
-            )
-            return embeddings, maps
-
-        def attribution(images):
-            last = extractor(tower.preprocess(images), training=False)[-1]
-            embeddings = ops.cast(tower.head(last, training=False), "float32")
-            return embeddings, ops.cast(last, "float32")
-
-        self._features_function = compile_inference(features, tower.variables)
-        self._lpips_function = compile_inference(lpips, tower.variables)
-        self._attribution_function = compile_inference(attribution, tower.variables)
+        functions = build_map_functions(tower, self.image_shape[:2])
+        self._features_function = functions["features"]
+        self._lpips_function = functions["lpips"]
+        self._attribution_function = functions["attribution"]
 
     # Decoding -----------------------------------------------------------
 
