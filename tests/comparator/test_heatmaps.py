@@ -86,11 +86,12 @@ def test_bfloat16_features_map_stays_close_to_float32_arithmetic(rng):
 def test_identical_images_give_all_zero_maps(rng):
     comparator = siamesekit.Comparator(_tower(), precision="float32")
     image = rng.integers(0, 256, size=(32, 32, 3)).astype(np.uint8)
-    for method in ("features", "pixels"):
+    for method in ("features", "lpips", "pixels"):
         result = comparator.compare(image, image.copy(), method=method)
         assert result.heatmap.shape == (32, 32)
         assert result.heatmap.dtype == np.float32
         assert not result.heatmap.any(), method
+        assert result.regions == [], method
     # A constant image has no structure at all: still zero, still finite.
     flat = np.full((32, 32, 3), 128, np.uint8)
     result = comparator.compare(flat, flat, method="pixels")

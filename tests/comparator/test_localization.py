@@ -55,3 +55,15 @@ def test_copies_with_another_exposure_get_no_regions(comparator):
     ]
     _, regions = bench.network_maps(comparator, quiet, "features")
     assert np.mean([bool(found) for found in regions]) <= 0.1
+
+
+def test_the_top_region_of_a_pasted_patch_is_the_patch(comparator):
+    from skimage import data
+
+    photo = siamesekit.load_image(data.astronaut(), size=(SIZE, SIZE))
+    donor = siamesekit.load_image(data.coffee(), size=(SIZE, SIZE))
+    edited = photo.copy()
+    edited[30:54, 60:84] = donor[30:54, 60:84]
+    regions = comparator.compare(photo, edited).regions
+    assert regions, "no region found"
+    assert bench._iou((60, 30, 24, 24), regions[0]) >= 0.5, regions
