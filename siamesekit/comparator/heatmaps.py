@@ -117,30 +117,47 @@ def _unit_features(stage):
     return stage / (norm + _NORM_EPSILON)
 
 
-def _nearest_match_distance(unit_a, unit_b, radius):
-    """Per position of b, `|a' - b|^2 / 4` to the closest a' within `radius`.
+def _nearest_match_distances(unit_a, unit_b, radius):
+    """Both ways, `|a' - b|^2 / 4` to the closest match within `radius`.
 
-    The distance of unit vectors is expanded into `|a'|^2 + |b|^2 - 2 a'.b`
-    (a dead position has |a'| = 0, so two dead positions match); for equal
+    Returns two maps: per position p of b, the distance to the closest a
+    vector within `radius` positions of p; and per position q of a, the same
+    with the roles swapped. Outside the grid the border vectors repeat. The
+    distance of unit vectors is expanded into `|a'|^2 + |b|^2 - 2 a'.b` (a
+    dead position has |a'| = 0, so two dead positions match); for equal
     inputs the unshifted term is exactly 0.
+
+    Both ways share their dot products: `a(q) . b(q + e)` is the dot product
+    of displacement `-e` at position `q + e`, so one product per
+    displacement over the grid widened by `radius` serves both.
     """
+    height, width = unit_b.shape[1], unit_b.shape[2]
     squared_a = ops.sum(ops.square(unit_a), axis=-1, keepdims=True)
     squared_b = ops.sum(ops.square(unit_b), axis=-1, keepdims=True)
-    padded = _repeat_edges(unit_a, radius)
-    padded_squared = _repeat_edges(squared_a, radius)
-    height, width = unit_b.shape[1], unit_b.shape[2]
-    nearest = None
+    # b on the widened grid; a with room for every displacement around it.
+    wide_b = _repeat_edges(unit_b, radius)
+    wide_squared_b = _repeat_edges(squared_b, radius)
+    wider_a = _repeat_edges(unit_a, 2 * radius)
+    wider_squared_a = _repeat_edges(squared_a, 2 * radius)
+    span_height, span_width = height + 2 * radius, width + 2 * radius
+    into_b = into_a = None
     for dy in range(2 * radius + 1):
         for dx in range(2 * radius + 1):
-            window = padded[:, dy : dy + height, dx : dx + width]
-            dot = ops.sum(window * unit_b, axis=-1, keepdims=True)
-            distance = (
-                padded_squared[:, dy : dy + height, dx : dx + width]
-                + squared_b
-                - 2.0 * dot
-            ) / 4.0
-            nearest = distance if nearest is None else ops.minimum(nearest, distance)
-    return ops.maximum(nearest, 0.0)
+            window = wider_a[:, dy : dy + span_height, dx : dx + span_width]
+            dot = ops.sum(window * wide_b, axis=-1, keepdims=True)
+            # a(p + d) . b(p) for p on b's grid, d = (dy, dx) - radius.
+            inner = np.s_[:, radius : radius + height, radius : radius + width]
+            window_squared = wider_squared_a[
+                :, dy + radius : dy + radius + height, dx + radius : dx + radius + width
+            ]
+            to_b = (window_squared + squared_b - 2.0 * dot[inner]) / 4.0
+            # a(q) . b(q + e) for q on a's grid, e = radius - (dy, dx).
+            top, left = 2 * radius - dy, 2 * radius - dx
+            moved = np.s_[:, top : top + height, left : left + width]
+            to_a = (wide_squared_b[moved] + squared_a - 2.0 * dot[moved]) / 4.0
+            into_b = to_b if into_b is None else ops.minimum(into_b, to_b)
+            into_a = to_a if into_a is None else ops.minimum(into_a, to_a)
+    return ops.maximum(into_b, 0.0), ops.maximum(into_a, 0.0)
 
 
 def _gaussian_kernel(sigma):
@@ -204,10 +221,7 @@ def difference_map(stages_a, stages_b, size):
             stage_b = ops.average_pool(stage_b, 2, strides=2, padding="same")
         unit_a, unit_b = _unit_features(stage_a), _unit_features(stage_b)
         radius = int(math.ceil(SHIFT_TOLERANCE * stage_a.shape[1] / size[0]))
-        distance = ops.maximum(
-            _nearest_match_distance(unit_a, unit_b, radius),
-            _nearest_match_distance(unit_b, unit_a, radius),
-        )
+        distance = ops.maximum(*_nearest_match_distances(unit_a, unit_b, radius))
         if tuple(distance.shape[1:3]) != tuple(size):
             distance = ops.image.resize(distance, size, interpolation="bilinear")
         logarithm = ops.log(ops.maximum(distance, 0.0) + _GEOMETRIC_EPSILON)

@@ -240,3 +240,44 @@ def test_pixel_map_marks_the_changed_square(rng):
         heatmaps.pixel_difference_map(image, image[:30])
     with pytest.raises(InvalidArgumentError, match="method='ssim'"):
         heatmaps.check_method("ssim")
+
+
+def _brute_force_nearest(unit_a, unit_b, radius):
+    """Per position of b: min over |d| <= radius of |a(p + d) - b(p)|^2 / 4."""
+    height, width = unit_b.shape[:2]
+    nearest = np.full((height, width), np.inf)
+    for y in range(height):
+        for x in range(width):
+            for dy in range(-radius, radius + 1):
+                for dx in range(-radius, radius + 1):
+                    source = unit_a[
+                        min(max(y + dy, 0), height - 1), min(max(x + dx, 0), width - 1)
+                    ]
+                    distance = np.sum(np.square(source - unit_b[y, x])) / 4
+                    nearest[y, x] = min(nearest[y, x], distance)
+    return nearest
+
+
+@pytest.mark.parametrize("radius", [1, 2])
+def test_shift_tolerant_distances_match_a_brute_force_search(radius, rng):
+    a = ops.convert_to_numpy(heatmaps._unit_features(rng.random((1, 6, 5, 3))))
+    b = ops.convert_to_numpy(heatmaps._unit_features(rng.random((1, 6, 5, 3))))
+    into_b, into_a = heatmaps._nearest_match_distances(a, b, radius)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(into_b)[0, :, :, 0],
+        _brute_force_nearest(a[0], b[0], radius),
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(into_a)[0, :, :, 0],
+        _brute_force_nearest(b[0], a[0], radius),
+        atol=1e-6,
+    )
+    # A copy moved down by one row matches everywhere, both ways, but for
+    # the last row of the original: it left the frame.
+    moved = np.concatenate([a[:, :1], a[:, :-1]], axis=1)
+    into_moved, into_original = heatmaps._nearest_match_distances(a, moved, radius)
+    assert ops.convert_to_numpy(into_moved).max() < 1e-6
+    into_original = ops.convert_to_numpy(into_original)
+    assert into_original[:, :-1].max() < 1e-6
+    assert into_original[:, -1].min() > 1e-4
