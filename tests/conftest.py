@@ -9,6 +9,18 @@ import pytest  # noqa: E402
 SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Runs `backend_neutral` tests once: under the TensorFlow backend."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason="backend-neutral: run under TensorFlow only")
+    for item in items:
+        if "backend_neutral" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def shared_data():
     """The real image folders beside the checkout (`../shared/data`)."""

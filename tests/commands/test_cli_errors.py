@@ -8,6 +8,9 @@ from siamesekit import cli
 from siamesekit.commands import arguments
 from siamesekit.errors import ImageError
 
+# Runs once, under TensorFlow: argument handling.
+pytestmark = pytest.mark.backend_neutral
+
 
 def fail_with(error):
     def run(args):

@@ -14,6 +14,10 @@ import pytest
 
 import siamesekit
 
+# Runs once, under TensorFlow: the maps' keras.ops math is tested on every
+# backend in test_heatmaps.py.
+pytestmark = pytest.mark.backend_neutral
+
 _PATH = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "bench_heatmaps.py"
 _SPEC = importlib.util.spec_from_file_location("bench_heatmaps", _PATH)
 bench = importlib.util.module_from_spec(_SPEC)

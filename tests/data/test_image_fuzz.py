@@ -12,6 +12,9 @@ import pathlib
 
 import pytest
 
+# Runs once, under TensorFlow: decoding is numpy and OpenCV.
+pytestmark = pytest.mark.backend_neutral
+
 FUZZ_SCRIPT = pathlib.Path(__file__).parents[2] / "benchmarks" / "fuzz_images.py"
 FILES_PER_SEED = 10
 

@@ -11,6 +11,9 @@ import pytest
 from siamesekit.data import load_image
 from siamesekit.errors import ImageError, ImageNotFoundError, InvalidArgumentError
 
+# Runs once, under TensorFlow: decoding is numpy and OpenCV.
+pytestmark = pytest.mark.backend_neutral
+
 
 def _encode(extension, array, params=()):
     ok, encoded = cv2.imencode(extension, array, params)
