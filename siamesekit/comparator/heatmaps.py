@@ -73,8 +73,8 @@ _MAX_GAIN = 2.0
 _GEOMETRIC_EPSILON = 1e-4
 # Gaussian smoothing of the "features" map: sigma = min(height, width) / 40.
 _SMOOTHING_DIVISOR = 40.0
-# The "features" map fades to 0 over a band of min(height, width) / 28
-# pixels at the image border (8 at 224 x 224).
+# The "features" map is weighted down over a band of min(height, width) / 28
+# pixels at the image border (8 at 224 x 224): 1/8 on the border row, 1 inside.
 _BORDER_DIVISOR = 28.0
 
 
@@ -140,13 +140,13 @@ def _nearest_match_distances(unit_a, unit_b, radius):
     wider_a = _repeat_edges(unit_a, 2 * radius)
     wider_squared_a = _repeat_edges(squared_a, 2 * radius)
     span_height, span_width = height + 2 * radius, width + 2 * radius
+    inner = np.s_[:, radius : radius + height, radius : radius + width]
     into_b = into_a = None
     for dy in range(2 * radius + 1):
         for dx in range(2 * radius + 1):
             window = wider_a[:, dy : dy + span_height, dx : dx + span_width]
             dot = ops.sum(window * wide_b, axis=-1, keepdims=True)
             # a(p + d) . b(p) for p on b's grid, d = (dy, dx) - radius.
-            inner = np.s_[:, radius : radius + height, radius : radius + width]
             window_squared = wider_squared_a[
                 :, dy + radius : dy + radius + height, dx + radius : dx + radius + width
             ]
