@@ -5,6 +5,7 @@ from siamesekit.data.face_alignment import AlignedFaces, align_faces
 from siamesekit.data.identity_batches import identity_batch_dataset
 from siamesekit.data.image_folder import (
     LabelledImages,
+    list_image_files,
     list_image_folder,
     load_image_folder,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "LabelledImages",
     "align_faces",
     "identity_batch_dataset",
+    "list_image_files",
     "list_image_folder",
     "load_image",
     "load_image_folder",

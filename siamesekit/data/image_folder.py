@@ -86,6 +86,45 @@ def list_image_folder(directory) -> tuple[list[str], list[str]]:
     return paths, labels
 
 
+def list_image_files(directory) -> list[str]:
+    """Lists every image file under a folder, subfolders included.
+
+    For unlabelled collections (a gallery, a folder to search for
+    duplicates), unlike `list_image_folder`, which reads one subfolder per
+    identity.
+
+    Args:
+        directory: path to a folder. Files are recognized by extension
+            (`IMAGE_EXTENSIONS`, any case); hidden files and folders are
+            ignored, and symbolic links to folders are not followed.
+
+    Returns:
+        The paths, sorted.
+
+    Raises:
+        DatasetError: if `directory` is not a folder or holds no image.
+    """
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        raise DatasetError(
+            f"The image folder {directory!r} does not exist or is not a directory."
+        )
+    paths = []
+    for folder, subfolders, files in os.walk(directory):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for file_name in files:
+            if file_name.startswith("."):
+                continue
+            if os.path.splitext(file_name)[1].lower() in IMAGE_EXTENSIONS:
+                paths.append(os.path.join(folder, file_name))
+    if not paths:
+        raise DatasetError(
+            f"The folder {directory!r} holds no image files "
+            f"({', '.join(IMAGE_EXTENSIONS)})."
+        )
+    return sorted(paths)
+
+
 def load_image_folder(
     directory,
     *,
