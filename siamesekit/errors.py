@@ -56,8 +56,8 @@ class IndexFileError(SiamesekitError, OSError):
     """A saved search index is missing, truncated, corrupt or not an index."""
 
 
-class IndexFileExistsError(SiamesekitError, FileExistsError):
-    """Refused to overwrite an existing index file."""
+class OutputExistsError(SiamesekitError, FileExistsError):
+    """Refused to overwrite an existing output file (an index, a report)."""
 
 
 class ModelMismatchError(InvalidArgumentError):

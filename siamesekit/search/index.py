@@ -106,9 +106,11 @@ class Index:
             `None`.
         nlist: inverted lists for `"ivf"`; `None` picks `4 * sqrt(n)`, at most
             `n / 39`. Defaults to `None`.
-        nprobe: lists visited per `"ivf"` query. Defaults to `16`.
+        nprobe: lists visited per `"ivf"` query (an attribute: set it
+            any time). Defaults to `16`.
         hnsw_m: graph degree for `"hnsw"`. Defaults to `32`.
-        ef_search: candidates per `"hnsw"` query. Defaults to `128`.
+        ef_search: candidates per `"hnsw"` query (an attribute too).
+            Defaults to `128`.
 
     Example:
 
@@ -141,7 +143,9 @@ class Index:
             comparator = Comparator(comparator)
         self.comparator = comparator
         self.fingerprint = None
-        self.model_path = None
+        # What built the model, as plain data, for tools that rebuild it to
+        # search a saved index (the CLI records its --model path here).
+        self.model_source = None
         if comparator is not None:
             self.fingerprint = model_fingerprint(comparator)
             model_dim = comparator.embedding_dim
@@ -207,6 +211,11 @@ class Index:
     def _ready_faiss(self):
         if not self._trained and self._faiss.ntotal:
             self._train_ivf()
+        # Read at each search, so that `index.nprobe = 64` takes effect.
+        if self.kind == "ivf" and self._trained:
+            self._faiss.nprobe = self.nprobe
+        elif self.kind == "hnsw":
+            faiss.downcast_index(self._faiss.index).hnsw.efSearch = self.ef_search
         return self._faiss
 
     def _remove_labels(self, labels: np.ndarray):
@@ -529,7 +538,7 @@ class Index:
             "trained": self._trained,
             "next_label": self._next_label,
             "fingerprint": self.fingerprint,
-            "model_path": self.model_path,
+            "model_source": self.model_source,
             "hashes": [self._hash_of_id[image_id] for image_id in ids],
         }
         faiss_bytes = faiss.serialize_index(self._faiss)
@@ -559,7 +568,7 @@ class Index:
             ef_search=meta["ef_search"],
         )
         index.fingerprint = meta["fingerprint"]
-        index.model_path = meta["model_path"]
+        index.model_source = meta["model_source"]
         if comparator is not None:
             index.attach(comparator)
         stored = faiss.deserialize_index(faiss_bytes)

@@ -25,7 +25,7 @@ import zipfile
 
 import numpy as np
 
-from siamesekit.errors import IndexFileError, IndexFileExistsError
+from siamesekit.errors import IndexFileError, OutputExistsError
 
 FORMAT = "siamesekit.Index"
 FORMAT_VERSION = 1
@@ -57,7 +57,7 @@ def write_index_file(
     and renamed over it.
 
     Raises:
-        IndexFileExistsError: if `path` exists and `overwrite` is False.
+        OutputExistsError: if `path` exists and `overwrite` is False.
     """
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -66,7 +66,7 @@ def write_index_file(
             "'gallery.index'."
         )
     if os.path.exists(path) and not overwrite:
-        raise IndexFileExistsError(
+        raise OutputExistsError(
             f"The index file {path!r} already exists; pass overwrite=True to "
             "replace it, or choose another path."
         )
@@ -112,6 +112,8 @@ def read_index_file(path) -> tuple[np.ndarray, np.ndarray, list, dict]:
             "`siamesekit index`."
         )
 
+    if not zipfile.is_zipfile(path):
+        raise refuse("not a zip archive")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if set(archive.files) != {name[:-4] for name in _MEMBERS}:

@@ -10,9 +10,9 @@ import pytest
 import siamesekit
 from siamesekit.errors import (
     IndexFileError,
-    IndexFileExistsError,
     InvalidArgumentError,
     ModelMismatchError,
+    OutputExistsError,
 )
 from siamesekit.search import Index
 
@@ -168,7 +168,7 @@ def test_save_and_load_give_the_same_answers(tmp_path, kind):
 def test_an_existing_file_is_not_overwritten_without_asking(tmp_path):
     path = tmp_path / "gallery.index"
     path.write_bytes(b"the user's file")
-    with pytest.raises(IndexFileExistsError, match="overwrite=True"):
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
         _gallery().save(path)
     assert path.read_bytes() == b"the user's file"
     _gallery().save(path, overwrite=True)
