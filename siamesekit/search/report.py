@@ -43,6 +43,8 @@ figcaption { font-size: 12px; word-break: break-all; margin-top: 4px; }
   font-size: 11px; background: #e8e8e8; margin-left: 4px; }
 .tag.exact { background: #ffe1c2; }
 .heatmap { margin-left: 24px; }
+.heatmap img { width: 180px; max-height: none; }
+.heatmap figcaption { word-break: normal; }
 .note { color: #666; font-size: 12px; }
 """
 
