@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import NamedTuple, Sequence
 
-import faiss
 import numpy as np
 
 from siamesekit.arguments import check_integer, check_similarity
@@ -18,8 +17,9 @@ from siamesekit.errors import (
 from siamesekit.search.content_hash import content_hash
 from siamesekit.search.fingerprint import model_fingerprint
 from siamesekit.search.index_file import read_index_file, write_index_file
+from siamesekit.search.vector_store import KINDS, VectorStore
 
-KINDS = ("flat", "ivf", "hnsw")
+_STORE_SETTINGS = ("kind", "dim", "nlist", "nprobe", "hnsw_m", "ef_search", "trained")
 # Queries searched at once: bounds the memory of the result arrays.
 _QUERY_CHUNK = 4096
 
@@ -160,81 +160,46 @@ class Index:
                 "Pass a comparator, or dim= (the embedding size) for an index "
                 "of embeddings only."
             )
-        self.dim = check_integer("dim", dim, minimum=1)
-        self.kind = kind
-        self.nlist = check_integer("nlist", nlist, minimum=1, allow_none=True)
-        self.nprobe = check_integer("nprobe", nprobe, minimum=1)
-        self.hnsw_m = check_integer("hnsw_m", hnsw_m, minimum=2)
-        self.ef_search = check_integer("ef_search", ef_search, minimum=1)
+        self._store = VectorStore(
+            check_integer("dim", dim, minimum=1),
+            kind,
+            nlist=check_integer("nlist", nlist, minimum=1, allow_none=True),
+            nprobe=check_integer("nprobe", nprobe, minimum=1),
+            hnsw_m=check_integer("hnsw_m", hnsw_m, minimum=2),
+            ef_search=check_integer("ef_search", ef_search, minimum=1),
+        )
         self._label_of_id: dict[str, int] = {}
         self._id_of_label: dict[int, str] = {}
         self._hash_of_id: dict[str, str | None] = {}
         self._next_label = 0
-        self._trained = kind != "ivf"
-        self._faiss = self._empty_faiss_index()
 
-    # FAISS --------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return self._store.dim
 
-    def _empty_faiss_index(self):
-        if self.kind == "hnsw":
-            graph = faiss.IndexHNSWFlat(
-                self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT
-            )
-            graph.hnsw.efSearch = self.ef_search
-            return faiss.IndexIDMap2(graph)
-        # "flat", and "ivf" until it is trained.
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+    @property
+    def kind(self) -> str:
+        return self._store.kind
 
-    def _train_ivf(self):
-        """Moves the embeddings into inverted lists trained on them."""
-        count = self._faiss.ntotal
-        nlist = self.nlist or int(4 * np.sqrt(count))
-        # FAISS wants about 39 training points per list.
-        nlist = max(1, min(nlist, count // 39))
-        labels = faiss.vector_to_array(self._faiss.id_map).astype(np.int64)
-        vectors = self._faiss.index.reconstruct_n(0, count)
-        quantizer = faiss.IndexFlatIP(self.dim)
-        lists = faiss.IndexIVFFlat(
-            quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT
-        )
-        # Small galleries get fewer training points per list than FAISS
-        # advises; that is expected here, not worth its warning.
-        lists.cp.min_points_per_centroid = 1
-        lists.train(vectors)
-        lists.set_direct_map_type(faiss.DirectMap.Hashtable)
-        lists.add_with_ids(vectors, labels)
-        lists.nprobe = self.nprobe
-        self._quantizer = quantizer  # FAISS does not own it; keep it alive.
-        self._faiss = lists
-        self._trained = True
+    @property
+    def nprobe(self) -> int:
+        """Inverted lists visited per `"ivf"` query; set it to trade speed
+        for recall."""
+        return self._store.nprobe
 
-    def _ready_faiss(self):
-        if not self._trained and self._faiss.ntotal:
-            self._train_ivf()
-        # Read at each search, so that `index.nprobe = 64` takes effect.
-        if self.kind == "ivf" and self._trained:
-            self._faiss.nprobe = self.nprobe
-        elif self.kind == "hnsw":
-            faiss.downcast_index(self._faiss.index).hnsw.efSearch = self.ef_search
-        return self._faiss
+    @nprobe.setter
+    def nprobe(self, value: int):
+        self._store.nprobe = check_integer("nprobe", value, minimum=1)
 
-    def _remove_labels(self, labels: np.ndarray):
-        if self.kind != "hnsw":
-            labels = np.ascontiguousarray(labels, np.int64)
-            # The IVF direct map removes by an explicit array only.
-            selector = faiss.IDSelectorArray(len(labels), faiss.swig_ptr(labels))
-            self._faiss.remove_ids(selector)
-            return
-        # An HNSW graph cannot drop nodes: build it again without them.
-        keep = np.array(sorted(set(self._id_of_label) - set(labels.tolist())), np.int64)
-        vectors = (
-            np.stack([self._faiss.reconstruct(int(label)) for label in keep])
-            if len(keep)
-            else np.zeros((0, self.dim), np.float32)
-        )
-        self._faiss = self._empty_faiss_index()
-        if len(keep):
-            self._faiss.add_with_ids(vectors, keep)
+    @property
+    def ef_search(self) -> int:
+        """Candidates kept per `"hnsw"` query; set it to trade speed for
+        recall."""
+        return self._store.ef_search
+
+    @ef_search.setter
+    def ef_search(self, value: int):
+        self._store.ef_search = check_integer("ef_search", value, minimum=1)
 
     # Adding and removing ------------------------------------------------
 
@@ -364,7 +329,7 @@ class Index:
             self._next_label, self._next_label + len(ids), dtype=np.int64
         )
         self._next_label += len(ids)
-        self._faiss.add_with_ids(unit, labels)
+        self._store.add(unit, labels)
         # Bulk updates: a million ids take a second, not ten.
         labels = labels.tolist()
         self._label_of_id.update(zip(ids, labels))
@@ -389,12 +354,12 @@ class Index:
             )
         if not ids:
             return 0
-        labels = np.array([self._label_of_id[image_id] for image_id in ids], np.int64)
-        self._remove_labels(labels)
-        for image_id, label in zip(ids, labels.tolist()):
-            del self._label_of_id[image_id]
+        labels = [self._label_of_id.pop(image_id) for image_id in ids]
+        for image_id, label in zip(ids, labels):
             del self._id_of_label[label]
             del self._hash_of_id[image_id]
+        keep = np.fromiter(self._id_of_label, np.int64, len(self._id_of_label))
+        self._store.remove(np.array(labels, np.int64), keep)
         return len(ids)
 
     # Searching ----------------------------------------------------------
@@ -438,11 +403,10 @@ class Index:
         """As `search`, for query embeddings `(n, dim)` from this model."""
         k = check_integer("k", k, minimum=1)
         unit = self._check_query_embeddings(embeddings)
-        index = self._ready_faiss()
         ids, similarities = [], []
         k = min(k, max(len(self), 1))
         for start in range(0, len(unit), _QUERY_CHUNK):
-            scores, labels = index.search(unit[start : start + _QUERY_CHUNK], k)
+            scores, labels = self._store.search(unit[start : start + _QUERY_CHUNK], k)
             for row_scores, row_labels in zip(scores, labels):
                 found = row_labels >= 0
                 ids.append(
@@ -472,49 +436,16 @@ class Index:
         ids, similarities = [], []
         for start in range(0, len(unit), _QUERY_CHUNK):
             chunk = unit[start : start + _QUERY_CHUNK]
-            for labels, scores in self._range_labels(chunk, min_similarity):
+            for labels, scores in self._store.range_search(chunk, min_similarity):
                 order = np.argsort(-scores, kind="stable")
                 ids.append([self._id_of_label[int(label)] for label in labels[order]])
                 similarities.append(np.clip(scores[order], -1.0, 1.0))
         return SearchResult(ids, similarities)
 
-    def _range_labels(self, unit: np.ndarray, min_similarity: float):
-        """`(labels, scores)` per query row of a chunk, unsorted."""
-        index = self._ready_faiss()
-        if not len(self):
-            return [(np.zeros(0, np.int64), np.zeros(0, np.float32))] * len(unit)
-        if self.kind != "hnsw":
-            # FAISS keeps results strictly above the radius.
-            radius = np.nextafter(np.float32(min_similarity), np.float32(-np.inf))
-            limits, scores, labels = index.range_search(unit, float(radius))
-            return [
-                (labels[limits[i] : limits[i + 1]], scores[limits[i] : limits[i + 1]])
-                for i in range(len(unit))
-            ]
-        # HNSW has no range search: widen a k-nearest search until its last
-        # neighbour falls below the threshold.
-        results = []
-        for row in unit:
-            k = 16
-            while True:
-                k = min(k, len(self))
-                scores, labels = index.search(row[None], k)
-                scores, labels = scores[0], labels[0]
-                if k == len(self) or scores[-1] < min_similarity:
-                    keep = (labels >= 0) & (scores >= min_similarity)
-                    results.append((labels[keep], scores[keep]))
-                    break
-                k *= 4
-        return results
-
     def embeddings_of(self, ids: Sequence[str]) -> np.ndarray:
         """The stored unit embeddings of some ids, float32 `(n, dim)`."""
-        index = self._faiss
-        return (
-            np.stack([index.reconstruct(self._label_of_id[i]) for i in ids])
-            if ids
-            else np.zeros((0, self.dim), np.float32)
-        )
+        labels = [self._label_of_id[image_id] for image_id in ids]
+        return self._store.vectors(np.array(labels, np.int64))
 
     # Files --------------------------------------------------------------
 
@@ -530,20 +461,14 @@ class Index:
         """
         labels = np.array(list(self._id_of_label), np.int64)
         ids = [self._id_of_label[label] for label in labels.tolist()]
-        meta = {
-            "kind": self.kind,
-            "dim": self.dim,
-            "nlist": self.nlist,
-            "nprobe": self.nprobe,
-            "hnsw_m": self.hnsw_m,
-            "ef_search": self.ef_search,
-            "trained": self._trained,
-            "next_label": self._next_label,
-            "fingerprint": self.fingerprint,
-            "model_source": self.model_source,
-            "hashes": [self._hash_of_id[image_id] for image_id in ids],
-        }
-        faiss_bytes = faiss.serialize_index(self._faiss)
+        meta = dict(
+            self._store.settings(),
+            next_label=self._next_label,
+            fingerprint=self.fingerprint,
+            model_source=self.model_source,
+            hashes=[self._hash_of_id[image_id] for image_id in ids],
+        )
+        faiss_bytes = self._store.serialize()
         return write_index_file(path, faiss_bytes, labels, ids, meta, overwrite)
 
     @classmethod
@@ -561,31 +486,28 @@ class Index:
             ModelMismatchError: if `comparator` is another model.
         """
         faiss_bytes, labels, ids, meta = read_index_file(path)
-        index = cls(
-            kind=meta["kind"],
-            dim=meta["dim"],
-            nlist=meta["nlist"],
-            nprobe=meta["nprobe"],
-            hnsw_m=meta["hnsw_m"],
-            ef_search=meta["ef_search"],
-        )
+        settings = {name: meta[name] for name in _STORE_SETTINGS}
+        index = cls(**{n: v for n, v in settings.items() if n != "trained"})
         index.fingerprint = meta["fingerprint"]
         index.model_source = meta["model_source"]
         if comparator is not None:
             index.attach(comparator)
-        stored = faiss.deserialize_index(faiss_bytes)
-        if stored.d != index.dim or stored.ntotal != len(ids):
+        try:
+            store = VectorStore.deserialize(faiss_bytes, settings)
+        except RuntimeError as error:
             raise IndexFileError(
-                f"{os.fspath(path)!r} is inconsistent: {stored.ntotal} vectors of "
-                f"size {stored.d} for {len(ids)} ids of size {index.dim}."
+                f"{os.fspath(path)!r}: FAISS cannot read its index ({error})."
+            ) from None
+        if store.dim != index.dim or len(store) != len(ids):
+            raise IndexFileError(
+                f"{os.fspath(path)!r} is inconsistent: {len(store)} vectors "
+                f"for {len(ids)} ids."
             )
-        index._faiss = stored
-        index._trained = meta["trained"]
+        index._store = store
         index._next_label = meta["next_label"]
-        for label, image_id, digest in zip(labels.tolist(), ids, meta["hashes"]):
-            index._label_of_id[image_id] = label
-            index._id_of_label[label] = image_id
-            index._hash_of_id[image_id] = digest
+        index._label_of_id = dict(zip(ids, labels.tolist()))
+        index._id_of_label = dict(zip(labels.tolist(), ids))
+        index._hash_of_id = dict(zip(ids, meta["hashes"]))
         return index
 
     def attach(self, comparator) -> None:
