@@ -387,11 +387,11 @@ def parse_args(argv=None):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke test: 6 people, 4 objects, 4 photos, 3 epochs",
+        help="smoke test: 4 people, 3 objects, 3 photos, 2 epochs",
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.people, args.objects, args.photos, args.epochs = 6, 4, 4, 3
+        args.people, args.objects, args.photos, args.epochs = 4, 3, 3, 2
     return args
 
 
