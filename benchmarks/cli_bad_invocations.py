@@ -115,6 +115,25 @@ def build_fixtures(folder: str) -> dict:
     inputs = keras.Input((32, 32, 3))
     feature_map = keras.layers.Conv2D(4, 3, padding="same")(inputs)
     keras.Model(inputs, feature_map).save(path("feature_map.keras"))
+
+    # Search: a gallery index, truncated and foreign copies of it, a folder
+    # of unreadable files.
+    os.makedirs(path("unreadable"))
+    for name in ("x.png", "y.jpg"):
+        with open(os.path.join(folder, "unreadable", name), "w") as file:
+            file.write("not an image\n")
+    index = siamesekit.Index(siamesekit.Comparator.from_saved(paths["tiny.keras"]))
+    index.add([paths["a.png"], paths["b.png"]])
+    index.model_source = {"model": paths["tiny.keras"]}  # as `siamesekit index`
+    index.save(path("gallery.index"))
+    with open(paths["gallery.index"], "rb") as file:
+        data = file.read()
+    with open(path("truncated.index"), "wb") as file:
+        file.write(data[: len(data) // 2])
+    other = siamesekit.create_siamese_model(
+        (32, 32, 3), backbone="small_cnn", weights=None, embedding_dim=4
+    )
+    other.save(path("other.keras"))
     return paths
 
 
@@ -312,6 +331,110 @@ def invocations(p: dict) -> list[tuple[str, list[str]] | tuple[str, list[str], s
         (
             "evaluate, --plots a file",
             ["evaluate", p["tiny.keras"], p["data"], "--plots", a],
+        ),
+        (
+            "index, empty folder",
+            [
+                "index",
+                p["empty_dir"],
+                "--out",
+                p["folder"] + "/g.index",
+                "--model",
+                p["tiny.keras"],
+            ],
+        ),
+        (
+            "index, unreadable files only",
+            [
+                "index",
+                p["unreadable"],
+                "--out",
+                p["folder"] + "/g.index",
+                "--model",
+                p["tiny.keras"],
+            ],
+        ),
+        (
+            "index, --out exists",
+            [
+                "index",
+                p["data"],
+                "--out",
+                p["gallery.index"],
+                "--model",
+                p["tiny.keras"],
+            ],
+        ),
+        (
+            "index, --out a folder",
+            ["index", p["data"], "--out", p["folder"], "--model", p["tiny.keras"]],
+        ),
+        (
+            "index, unknown --kind",
+            ["index", p["data"], "--out", p["folder"] + "/g.index", "--kind", "nope"],
+        ),
+        ("search, truncated index", ["search", p["truncated.index"], a]),
+        ("search, an image as index", ["search", a, a]),
+        ("search, missing index", ["search", p["folder"] + "/no.index", a]),
+        (
+            "search, another model",
+            ["search", p["gallery.index"], a, "--model", p["other.keras"]],
+        ),
+        ("search, -k 0", ["search", p["gallery.index"], a, "-k", "0"]),
+        ("search, -k -3", ["search", p["gallery.index"], a, "-k", "-3"]),
+        (
+            "search, missing query",
+            ["search", p["gallery.index"], p["folder"] + "/no.png"],
+        ),
+        ("search, unreadable query", ["search", p["gallery.index"], p["text.png"]]),
+        (
+            "duplicates, empty folder",
+            ["duplicates", p["empty_dir"], "--model", p["tiny.keras"]],
+        ),
+        (
+            "duplicates, unreadable files only",
+            ["duplicates", p["unreadable"], "--model", p["tiny.keras"]],
+        ),
+        (
+            "duplicates, missing folder",
+            ["duplicates", p["folder"] + "/no", "--model", p["tiny.keras"]],
+        ),
+        (
+            "duplicates, --min-similarity 1.5",
+            [
+                "duplicates",
+                p["data"],
+                "--model",
+                p["tiny.keras"],
+                "--min-similarity",
+                "1.5",
+            ],
+        ),
+        (
+            "duplicates, --min-similarity -2",
+            [
+                "duplicates",
+                p["data"],
+                "--model",
+                p["tiny.keras"],
+                "--min-similarity",
+                "-2",
+            ],
+        ),
+        (
+            "duplicates, --min-similarity nan",
+            [
+                "duplicates",
+                p["data"],
+                "--model",
+                p["tiny.keras"],
+                "--min-similarity",
+                "nan",
+            ],
+        ),
+        (
+            "duplicates, --report exists",
+            ["duplicates", p["data"], "--model", p["tiny.keras"], "--report", a],
         ),
         ("demo, no --out", ["demo"]),
         ("demo, --out a file", ["demo", "--out", a]),

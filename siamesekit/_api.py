@@ -1,6 +1,15 @@
 """The public API, imported by `siamesekit/__init__.py`."""
 
-from siamesekit import data, errors, evaluation, losses, metrics, training, tuning
+from siamesekit import (
+    data,
+    errors,
+    evaluation,
+    losses,
+    metrics,
+    search,
+    training,
+    tuning,
+)
 from siamesekit.comparator import Comparator, ComparisonResult
 from siamesekit.compare import compare_images
 from siamesekit.data import load_image
@@ -9,6 +18,7 @@ from siamesekit.layers import EmbeddingTower
 from siamesekit.losses import ContrastiveLoss, contrastive_loss
 from siamesekit.metrics import PairAccuracy
 from siamesekit.models import SiameseModel, create_siamese_model
+from siamesekit.search import Index, find_duplicates
 from siamesekit.tuning import SiameseHyperModel
 from siamesekit.version import __version__
 
@@ -17,6 +27,7 @@ __all__ = [
     "ComparisonResult",
     "ContrastiveLoss",
     "EmbeddingTower",
+    "Index",
     "PairAccuracy",
     "SiameseHyperModel",
     "SiameseModel",
@@ -28,10 +39,12 @@ __all__ = [
     "data",
     "errors",
     "evaluation",
+    "find_duplicates",
     "euclidean_distance",
     "load_image",
     "losses",
     "metrics",
+    "search",
     "training",
     "tuning",
 ]

@@ -40,3 +40,23 @@ def check_integer(name: str, value, *, minimum: int | None = None, allow_none=Fa
             f"`{name}` must be {wanted}. Received: {name}={value!r}"
         )
     return int(value)
+
+
+def check_similarity(name: str, value) -> float:
+    """Returns a cosine similarity threshold as a float in [-1, 1], or raises.
+
+    Raises:
+        siamesekit.errors.InvalidArgumentError: ending with
+            `Received: name=value`.
+    """
+    number = value
+    if isinstance(number, (bool, np.bool_)) or not isinstance(
+        number, (int, float, np.integer, np.floating)
+    ):
+        number = float("nan")
+    if not -1.0 <= float(number) <= 1.0:
+        raise InvalidArgumentError(
+            f"`{name}` is a cosine similarity and must be in [-1, 1]. "
+            f"Received: {name}={value!r}"
+        )
+    return float(number)

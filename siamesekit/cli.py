@@ -25,7 +25,15 @@ from siamesekit.commands.arguments import CommandParser, one_line, print_error
 from siamesekit.version import __version__
 
 # Each helper module registers itself here by name.
-COMMANDS: tuple[str, ...] = ("compare", "train", "evaluate", "demo")
+COMMANDS: tuple[str, ...] = (
+    "compare",
+    "train",
+    "evaluate",
+    "index",
+    "search",
+    "duplicates",
+    "demo",
+)
 DEBUG_VARIABLE = "SIAMESEKIT_DEBUG"
 
 

@@ -50,3 +50,15 @@ class ModelFileError(SiamesekitError, OSError):
 class TrainingBackupError(SiamesekitError, OSError):
     """A training backup folder cannot be used: not a folder, unreadable, or
     written by a run with other settings."""
+
+
+class IndexFileError(SiamesekitError, OSError):
+    """A saved search index is missing, truncated, corrupt or not an index."""
+
+
+class OutputExistsError(SiamesekitError, FileExistsError):
+    """Refused to overwrite an existing output file (an index, a report)."""
+
+
+class ModelMismatchError(InvalidArgumentError):
+    """Embeddings from one model were about to be compared with another's."""

@@ -196,3 +196,12 @@ def test_compare_choices_match_the_comparator():
 
     assert choices.METHODS == METHODS
     assert choices.PRECISIONS == PRECISIONS
+
+
+def test_search_choices_match_the_library():
+    from siamesekit.commands import choices
+    from siamesekit.search.duplicates import DEFAULT_MIN_SIMILARITY
+    from siamesekit.search.index import KINDS
+
+    assert choices.INDEX_KINDS == KINDS
+    assert choices.DEFAULT_MIN_SIMILARITY == DEFAULT_MIN_SIMILARITY

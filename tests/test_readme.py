@@ -32,10 +32,12 @@ def test_readme_examples_run(tmp_path, monkeypatch, capsys):
         line
         for block in blocks("bash")
         for line in block.splitlines()
-        if line.startswith("siamesekit compare")
+        if line.startswith(("siamesekit compare", "siamesekit index"))
+        or line.startswith(("siamesekit search", "siamesekit duplicates"))
     ]
     assert commands
     for command in commands:
         assert cli.main(shlex.split(command.split("#")[0])[1:]) == 0, command
     assert (tmp_path / "figure.png").is_file()
+    assert (tmp_path / "duplicates.html").is_file()
     assert '"similarity"' in capsys.readouterr().out

@@ -68,6 +68,19 @@ def fraction(text: str) -> float:
     return value
 
 
+def cosine(text: str) -> float:
+    """argparse type: a cosine similarity, a number from -1 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be a cosine similarity from -1 to 1. Received: {text!r}"
+        )
+    return value
+
+
 def one_line(text: str, limit: int | None = None) -> str:
     """`text` on one line (whitespace runs become one space), cut to `limit`
     characters if one is given (for messages of other libraries; siamesekit's

@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 
-from siamesekit.commands.arguments import image_side
 from siamesekit.commands.checks import (
     check_figure_path,
     check_image_file,
     strict_json,
 )
-from siamesekit.commands.choices import METHODS, PRECISIONS
+from siamesekit.commands.choices import METHODS
+from siamesekit.commands.model_options import (
+    add_model_options,
+    build_from_source,
+    model_source,
+)
 from siamesekit.errors import InvalidArgumentError
 
 _DESCRIPTION = """\
@@ -30,37 +34,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("image1", help="path of image 1")
     parser.add_argument("image2", help="path of image 2")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", help="a .keras file saved from a SiameseModel")
-    source.add_argument(
-        "--backbone",
-        help="build a tower on this backbone instead of --model (default: vgg16)",
-    )
-    parser.add_argument(
-        "--weights",
-        default="imagenet",
-        help="backbone weights with --backbone: imagenet, none, or a file path "
-        "(default: imagenet)",
-    )
-    parser.add_argument(
-        "--input-size",
-        type=image_side,
-        nargs=2,
-        metavar=("HEIGHT", "WIDTH"),
-        default=(224, 224),
-        help="tower input size with --backbone (default: 224 224)",
-    )
+    add_model_options(parser)
     parser.add_argument(
         "--method",
         choices=METHODS,
         default="features",
         help="heatmap method (default: features)",
-    )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="numeric precision of the network (default: auto)",
     )
     parser.add_argument(
         "--out",
@@ -79,30 +58,8 @@ def _same_file(first: str, second: str) -> bool:
         return False
 
 
-def _check_embedding_output(comparator, model_path: str) -> None:
-    """Fails unless the model maps an image to one embedding vector."""
-    try:
-        shape = comparator.tower.compute_output_shape(
-            (1,) + tuple(comparator.image_shape)
-        )
-    except (NotImplementedError, ValueError, TypeError):
-        return  # a layer that cannot tell; let the comparison try
-    if len(shape) != 2:
-        raise InvalidArgumentError(
-            f"--model {model_path!r} maps an image to an output of shape "
-            f"{tuple(shape)[1:]}, not to an embedding vector; pass a model saved "
-            "from a siamesekit.SiameseModel or an embedding tower."
-        )
-
-
 def run(args) -> int:
-    from siamesekit.commands.model_files import check_model_file
-    from siamesekit.compare import build_comparator
-
-    if args.model is not None and args.weights != "imagenet":
-        raise InvalidArgumentError(
-            "--weights applies to --backbone; a --model file holds its own weights."
-        )
+    source = model_source(args)
     if args.out is not None:
         for image in (args.image1, args.image2):
             if _same_file(args.out, image):
@@ -113,18 +70,7 @@ def run(args) -> int:
         check_figure_path(args.out)
     check_image_file(args.image1, "image 1")
     check_image_file(args.image2, "image 2")
-    if args.model is not None:
-        check_model_file(args.model)
-        comparator = build_comparator(args.model, precision=args.precision)
-        _check_embedding_output(comparator, args.model)
-    else:
-        weights = None if args.weights.lower() == "none" else args.weights
-        comparator = build_comparator(
-            backbone=args.backbone or "vgg16",
-            weights=weights,
-            input_shape=(args.input_size[0], args.input_size[1], 3),
-            precision=args.precision,
-        )
+    comparator = build_from_source(source, args.precision)
     result = comparator.compare(args.image1, args.image2, method=args.method)
     figure = result.save_figure(args.out) if args.out is not None else None
     if args.json:

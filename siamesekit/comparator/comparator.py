@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import keras
 import numpy as np
@@ -17,7 +17,7 @@ from siamesekit.comparator.precision import resolve_precision, tower_in_precisio
 from siamesekit.comparator.result import ComparisonResult
 from siamesekit.compiled import compile_inference
 from siamesekit.data.images import load_image
-from siamesekit.errors import InvalidArgumentError
+from siamesekit.errors import ImageError, InvalidArgumentError
 from siamesekit.layers.embedding_tower import EmbeddingTower
 from siamesekit.models.model_file import load_model_file
 from siamesekit.models.siamese_model import SiameseModel
@@ -47,6 +47,21 @@ def _as_image_list(images, argument: str) -> list:
             f"`{argument}` must be a list of images or an array batch. "
             f"Received: {type(images).__name__}"
         ) from None
+
+
+class ReadableEmbeddings(NamedTuple):
+    """What `Comparator.embed_readable` returns.
+
+    Attributes:
+        embeddings: float32 array `(m, dim)`, one row per readable image.
+        positions: int64 array `(m,)`, the index in the input of each row.
+        skipped: list of `(index, source, reason)` for the images that could
+            not be read.
+    """
+
+    embeddings: np.ndarray
+    positions: np.ndarray
+    skipped: list
 
 
 def _unit_rows(embeddings: np.ndarray) -> np.ndarray:
@@ -166,6 +181,12 @@ class Comparator:
         return image_shape
 
     @property
+    def embedding_dim(self) -> int:
+        """The size of the embeddings this comparator makes."""
+        shape = self.tower.compute_output_shape((None,) + self.image_shape)
+        return int(shape[-1])
+
+    @property
     def supports_network_heatmaps(self) -> bool:
         return isinstance(self.tower, EmbeddingTower)
 
@@ -215,10 +236,31 @@ class Comparator:
             images: a list of images (paths, encoded bytes or arrays, see
                 `siamesekit.load_image`) or an array batch
                 `(n, height, width, channels)`.
+
+        Raises:
+            ImageError, ImageNotFoundError: for the first image that cannot
+                be read; `embed_readable` skips them instead.
         """
+        return self._embed_sources(images, skip=()).embeddings
+
+    def embed_readable(self, images) -> ReadableEmbeddings:
+        """Embeds the images that can be read, and lists the others.
+
+        Args:
+            images: as in `embed`.
+
+        Returns:
+            A `ReadableEmbeddings`: `embeddings` (float32 `(m, dim)`),
+            `positions` (the index in `images` of each row) and `skipped`
+            (`(index, source, reason)` for each image that could not be read:
+            missing, unreadable, corrupt or too large).
+        """
+        return self._embed_sources(images, skip=(ImageError, OSError))
+
+    def _embed_sources(self, images, skip) -> ReadableEmbeddings:
         images = _as_image_list(images, "images")
         embeddings = None
-        row_of_key, pending, keys = {}, {}, []
+        row_of_key, pending, keys, skipped = {}, {}, [], []
         bar = self._progress_bar(len(images))
 
         def flush():
@@ -234,19 +276,26 @@ class Comparator:
                 row_of_key[key] = start + offset
             pending.clear()
 
-        for key, pixels in self._decode_ahead(images):
-            if key not in row_of_key and key not in pending:
-                pending[key] = pixels
-                if len(pending) == self.batch_size:
-                    flush()
-            keys.append(key)
+        for position, (key, pixels) in enumerate(
+            decode_ahead(images, self.load, 2 * self.batch_size, skip)
+        ):
+            if key is None:
+                skipped.append((position, images[position], str(pixels)))
+            else:
+                if key not in row_of_key and key not in pending:
+                    pending[key] = pixels
+                    if len(pending) == self.batch_size:
+                        flush()
+                keys.append((position, key))
             if bar is not None:
-                bar.update(len(keys))
+                bar.update(position + 1)
         flush()
         if embeddings is None:
-            dim = self.tower.compute_output_shape((None,) + self.image_shape)[-1]
-            return np.zeros((0, int(dim)), np.float32)
-        return embeddings[[row_of_key[key] for key in keys]]
+            embeddings = np.zeros((0, self.embedding_dim), np.float32)
+        else:
+            embeddings = embeddings[[row_of_key[key] for _, key in keys]]
+        positions = np.array([position for position, _ in keys], np.int64)
+        return ReadableEmbeddings(embeddings, positions, skipped)
 
     def _scores(self, embeddings_a, embeddings_b):
         unit_a, unit_b = _unit_rows(embeddings_a), _unit_rows(embeddings_b)

@@ -40,13 +40,15 @@ def decode_ahead(
     sources: Iterable,
     load: Callable[[object], np.ndarray],
     lookahead: int = 64,
-) -> Iterator[tuple[bytes, np.ndarray]]:
+    skip: tuple[type[BaseException], ...] = (),
+) -> Iterator[tuple[bytes, np.ndarray] | tuple[None, BaseException]]:
     """Yields `(image_key(pixels), pixels)` for each source, in order.
 
     Up to `lookahead` sources are decoded ahead by a small thread pool. A
     path or bytes source repeated within the window is decoded once. An error
     raised by `load` is raised when its source's turn comes, as a plain loop
-    would, and the decoding ahead stops.
+    would, and the decoding ahead stops; an error of a type in `skip` is
+    yielded instead, as `(None, error)`, and decoding goes on.
 
     Args:
         sources: iterable of image sources.
@@ -54,10 +56,14 @@ def decode_ahead(
             `Comparator.load`).
         lookahead: int, images decoded ahead at most (this bounds the
             memory used). Defaults to `64`.
+        skip: exception types to yield rather than raise. Defaults to `()`.
     """
 
     def decode(source):
-        pixels = load(source)
+        try:
+            pixels = load(source)
+        except skip as error:
+            return None, error
         return image_key(pixels), pixels
 
     workers = min(4, os.cpu_count() or 1)

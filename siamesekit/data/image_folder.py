@@ -104,18 +104,22 @@ class DecodedImages:
 
 
 def list_image_files(directory) -> list[str]:
-    """Lists the image files in a folder and its subfolders.
+    """Lists every image file under a folder, subfolders included.
+
+    For unlabelled collections (a gallery, a folder to search for
+    duplicates), unlike `list_image_folder`, which reads one subfolder per
+    identity.
 
     Args:
         directory: path to a folder. Files are recognized by extension
             (`IMAGE_EXTENSIONS`, any case); hidden files and folders are
-            ignored.
+            ignored, and symbolic links to folders are not followed.
 
     Returns:
         The paths, sorted.
 
     Raises:
-        DatasetError: if `directory` is not a folder or holds no image file.
+        DatasetError: if `directory` is not a folder or holds no image.
     """
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
@@ -123,16 +127,16 @@ def list_image_files(directory) -> list[str]:
             f"The image folder {directory!r} does not exist or is not a directory."
         )
     paths = []
-    for folder, subfolders, file_names in os.walk(directory):
+    for folder, subfolders, files in os.walk(directory):
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        for file_name in file_names:
+        for file_name in files:
             if file_name.startswith("."):
                 continue
             if os.path.splitext(file_name)[1].lower() in IMAGE_EXTENSIONS:
                 paths.append(os.path.join(folder, file_name))
     if not paths:
         raise DatasetError(
-            f"The image folder {directory!r} holds no image files "
+            f"The folder {directory!r} holds no image files "
             f"({', '.join(IMAGE_EXTENSIONS)})."
         )
     return sorted(paths)
