@@ -1,5 +1,6 @@
 """The unattended GPU script runs here on CPU, as a smoke test."""
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -21,3 +22,26 @@ def test_gpu_script_runs_on_cpu_and_prints_its_ratios():
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.count("mixed_float16 / float32:") == 2, completed.stdout
     assert "largest similarity difference" in completed.stdout
+
+
+DUPLICATES = SCRIPT.parent / "bench_duplicates.py"
+
+
+@pytest.mark.slow
+def test_duplicates_benchmark_runs_quickly_and_prints_its_tables(shared_data):
+    pytest.importorskip("imagehash")
+    # The checkout's siamesekit, also where another one is installed.
+    root = str(SCRIPT.parents[1])
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    completed = subprocess.run(
+        [sys.executable, DUPLICATES, "--quick", "--data", str(shared_data)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    for method in ("duplicates model", "random VGG16", "pHash", "dHash"):
+        assert method in completed.stdout, completed.stdout
+    assert "Hamming <= 10 (usual)" in completed.stdout
+    assert "Per copy kind" in completed.stdout

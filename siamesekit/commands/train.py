@@ -8,13 +8,17 @@ import sys
 import time
 
 from siamesekit.commands.arguments import fraction, image_side, positive_int
-from siamesekit.errors import DatasetError
+from siamesekit.errors import DatasetError, InvalidArgumentError
 
 _DESCRIPTION = """\
 Train a Siamese verification model on a folder with one subfolder of images
 per identity (person, object, ...). Some identities are held out for
 validation: the model never trains on them, they give the ROC AUC and equal
 error rate printed at the end and the decision threshold stored in the model.
+With --duplicates DIR instead, a model for near-duplicates is trained on the
+unlabelled images of DIR and its subfolders: each image is its own identity
+and copy-like views of it (crop, rescale, JPEG, colour, rotation, overlay)
+are the similar pairs.
 An interrupted run (Ctrl-C, killed process) resumes from its last finished
 epoch when the same command is run again (the backup lives in
 OUT.backup/ until the model is saved). An existing --out file is never
@@ -28,7 +32,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="train a verification model on a folder of identity subfolders",
         description=_DESCRIPTION,
     )
-    parser.add_argument("data_dir", help="folder with one subfolder per identity")
+    parser.add_argument(
+        "data_dir", nargs="?", help="folder with one subfolder per identity"
+    )
+    parser.add_argument(
+        "--duplicates",
+        metavar="DIR",
+        help="train a near-duplicates model on the unlabelled images in DIR",
+    )
     parser.add_argument("--out", required=True, help="model file to write (.keras)")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace --out if it exists"
@@ -38,21 +49,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         type=image_side,
         nargs=2,
         metavar=("HEIGHT", "WIDTH"),
-        default=(56, 46),
-        help="images are resized to this size (default: 56 46)",
+        help="images are resized to this size (default: 56 46; 64 64 with "
+        "--duplicates)",
     )
     parser.add_argument(
         "--channels",
         type=int,
         choices=(1, 3),
-        default=1,
-        help="1 for grey, 3 for RGB (default: 1)",
+        help="1 for grey, 3 for RGB (default: 1; 3 with --duplicates)",
     )
     parser.add_argument(
         "--epochs",
         type=positive_int,
-        default=90,
-        help="passes over the images (default: 90)",
+        help="passes over the images (default: 90; 40 with --duplicates)",
     )
     parser.add_argument(
         "--validation",
@@ -106,11 +115,20 @@ def run(args: argparse.Namespace) -> int:
     from siamesekit.training.callbacks import check_backup_dir, remove_backup
     from siamesekit.training.recipe import TrainingConfig, train_verification_model
 
+    if (args.data_dir is None) == (args.duplicates is None):
+        raise InvalidArgumentError(
+            "Pass either a folder with one subfolder per identity, or "
+            "--duplicates DIR; not both, not neither."
+        )
+    if args.duplicates is not None:
+        from siamesekit.commands.train_duplicates import run_duplicates
+
+        return run_duplicates(args)
     out = check_output_path(args.out, overwrite=args.overwrite)
     backup_dir = check_backup_dir(args.backup_dir or out + ".backup")
     started = time.perf_counter()
     folder = load_image_folder(
-        args.data_dir, size=tuple(args.size), channels=args.channels
+        args.data_dir, size=tuple(args.size or (56, 46)), channels=args.channels or 1
     )
     say = _say(args.quiet)
     say(
@@ -139,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     recipe = TrainingConfig()
     config = dataclasses.replace(
         recipe,
-        epochs=args.epochs,
+        epochs=args.epochs or recipe.epochs,
         augment=dataclasses.replace(recipe.augment, flip=not args.no_flip),
         seed=args.seed,
     )

@@ -149,15 +149,18 @@ def resolve_augmentation(augment) -> Augmentation | None:
     """Turns the `augment=` argument of the dataset builders into a callable.
 
     `None` or `False` mean no augmentation, `True` the default
-    `Augmentation()`, and an `Augmentation` is used as given.
+    `Augmentation()`, and an `Augmentation` or a
+    `siamesekit.data.CopyAugmentation` is used as given.
     """
+    from siamesekit.data.copy_augmentation import CopyAugmentation
+
     if augment is None or augment is False:
         return None
     if augment is True:
         return Augmentation()
-    if isinstance(augment, Augmentation):
+    if isinstance(augment, (Augmentation, CopyAugmentation)):
         return augment
     raise InvalidArgumentError(
-        "`augment` must be True, False, None or a siamesekit.data.Augmentation. "
-        f"Received: augment={augment!r}"
+        "`augment` must be True, False, None, a siamesekit.data.Augmentation or "
+        f"a siamesekit.data.CopyAugmentation. Received: augment={augment!r}"
     )

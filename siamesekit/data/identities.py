@@ -91,15 +91,22 @@ def group_identities(labels, *, num_images: int | None = None) -> Identities:
     return Identities(names=names, ids=ids.astype(np.int64), members=members)
 
 
-def check_pairable(identities: Identities) -> None:
-    """Raises `DatasetError` unless both positive and negative pairs exist."""
+def check_pairable(identities: Identities, *, augmented: bool = False) -> None:
+    """Raises `DatasetError` unless both positive and negative pairs exist.
+
+    Args:
+        identities: an `Identities`.
+        augmented: bool, whether every image is drawn as several augmented
+            views, which pair with each other: then an identity with a
+            single image has similar pairs too. Defaults to `False`.
+    """
     if identities.num_identities < 2:
         raise DatasetError(
             "Pairs need at least two identities (for dissimilar pairs); all "
             f"images have the label {identities.names[0]!r}. Add images of "
             "other identities."
         )
-    if len(identities.with_pairs) == 0:
+    if not augmented and len(identities.with_pairs) == 0:
         raise DatasetError(
             "Every identity has a single image, so there is no similar pair "
             f"to learn from ({identities.num_identities} identities). Add at "

@@ -33,7 +33,9 @@ def identity_batch_dataset(
     with an in-batch loss.
     Every pass over the dataset draws new batches. An identity with fewer
     than K images is sampled with repeats (augmentation then makes the
-    copies differ).
+    copies differ). With augmentation, every identity may have a single
+    image: its K views are its similar pairs, as in duplicate detection
+    (`siamesekit.training.train_duplicates_model`).
 
     Args:
         images: array `(num_images, height, width, channels)`, pixels in
@@ -55,7 +57,8 @@ def identity_batch_dataset(
 
     Raises:
         DatasetError: for an empty dataset, a single identity, no identity
-            with two images, or fewer identities than P.
+            with two images (without augmentation), or fewer identities than
+            P.
         InvalidArgumentError: if P, K, `batches_per_epoch` or `seed` is not
             an integer in its range.
 
@@ -81,7 +84,8 @@ def identity_batch_dataset(
     seed = check_integer("seed", seed, minimum=0, allow_none=True)
     images = check_images(images)
     identities = group_identities(labels, num_images=len(images))
-    check_pairable(identities)
+    augmentation = resolve_augmentation(augment)
+    check_pairable(identities, augmented=augmentation is not None)
     if identities_per_batch > identities.num_identities:
         raise DatasetError(
             f"A batch of {identities_per_batch} identities needs at least that "
@@ -91,7 +95,6 @@ def identity_batch_dataset(
     batch_size = identities_per_batch * images_per_identity
     if batches_per_epoch is None:
         batches_per_epoch = max(1, -(-len(images) // batch_size))
-    augmentation = resolve_augmentation(augment)
     rng = np.random.default_rng(seed)
     members = identities.members
 

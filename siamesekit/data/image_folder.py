@@ -86,6 +86,23 @@ def list_image_folder(directory) -> tuple[list[str], list[str]]:
     return paths, labels
 
 
+@dataclasses.dataclass(frozen=True)
+class DecodedImages:
+    """Images decoded from a list of files (or other sources), at one size.
+
+    Attributes:
+        images: uint8 array `(num_images, height, width, channels)`.
+        sources: the inputs decoded, in the order of `images`.
+        skipped: the inputs that could not be decoded and were left out.
+        errors: one message per skipped input, naming it and saying why.
+    """
+
+    images: np.ndarray
+    sources: list
+    skipped: list
+    errors: list
+
+
 def list_image_files(directory) -> list[str]:
     """Lists every image file under a folder, subfolders included.
 
@@ -123,6 +140,69 @@ def list_image_files(directory) -> list[str]:
             f"({', '.join(IMAGE_EXTENSIONS)})."
         )
     return sorted(paths)
+
+
+def load_images(
+    sources,
+    *,
+    size: tuple[int, int],
+    channels: int = 3,
+    workers: int | None = None,
+) -> DecodedImages:
+    """Decodes images into one array, in parallel, leaving out unreadable ones.
+
+    Each source (a path, encoded bytes or an array, see
+    `siamesekit.data.load_image`) is decoded and resized to `size` in a
+    thread pool. Files that cannot be decoded are left out with one warning
+    listing them all.
+
+    Args:
+        sources: list of image sources.
+        size: `(height, width)` every image is resized to.
+        channels: `1` (grey) or `3` (RGB). Defaults to `3`.
+        workers: positive int, number of decoding threads. Defaults to
+            `None`: the number of CPUs.
+
+    Returns:
+        A `DecodedImages`.
+
+    Raises:
+        DatasetError: if there is no source, or none could be decoded.
+        InvalidArgumentError: if `workers` is not a positive integer.
+    """
+    workers = check_integer("workers", workers, minimum=1, allow_none=True)
+    sources = list(sources)
+    if not sources:
+        raise DatasetError("There are no images: the list of images is empty.")
+
+    def decode(source):
+        try:
+            pixels = load_image(source, size=size, channels=channels)
+        except (ImageError, OSError) as error:
+            return error
+        return np.round(pixels).astype(np.uint8)
+
+    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count()) as pool:
+        decoded = list(pool.map(decode, sources))
+    kept = [k for k, item in enumerate(decoded) if isinstance(item, np.ndarray)]
+    errors = [str(item) for item in decoded if not isinstance(item, np.ndarray)]
+    if errors:
+        listing = "\n  ".join(errors)
+        warnings.warn(
+            f"Skipped {len(errors)} unreadable image(s):\n  {listing}", stacklevel=2
+        )
+    if not kept:
+        raise DatasetError(f"None of the {len(sources)} images could be decoded.")
+    return DecodedImages(
+        images=np.stack([decoded[k] for k in kept]),
+        sources=[sources[k] for k in kept],
+        skipped=[
+            source
+            for source, item in zip(sources, decoded)
+            if not isinstance(item, np.ndarray)
+        ],
+        errors=errors,
+    )
 
 
 def load_image_folder(

@@ -1,7 +1,7 @@
-"""Training: the recipe for verification models, and safety callbacks.
+"""Training: the verification and duplicates recipes, and safety callbacks.
 
 `SiameseModel` itself trains on pair and identity batches; this package holds
-the tested recipe around it.
+the tested recipes around it.
 """
 
 from siamesekit.training.callbacks import (
@@ -10,13 +10,16 @@ from siamesekit.training.callbacks import (
     check_backup_dir,
     remove_backup,
 )
+from siamesekit.training.duplicates import DUPLICATES_CONFIG, train_duplicates_model
 from siamesekit.training.recipe import TrainingConfig, train_verification_model
 
 __all__ = [
+    "DUPLICATES_CONFIG",
     "StopOnNaN",
     "TrainingBackup",
     "TrainingConfig",
     "check_backup_dir",
     "remove_backup",
+    "train_duplicates_model",
     "train_verification_model",
 ]
