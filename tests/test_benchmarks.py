@@ -27,6 +27,7 @@ def test_gpu_script_runs_on_cpu_and_prints_its_ratios():
 DUPLICATES = SCRIPT.parent / "bench_duplicates.py"
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.slow
 def test_duplicates_benchmark_runs_quickly_and_prints_its_tables(shared_data):
     pytest.importorskip("imagehash")

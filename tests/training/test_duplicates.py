@@ -58,6 +58,9 @@ def _margins(model_or_tower, photos):
     return np.diag(similarity) - others.max(axis=1)
 
 
+# The learning bar runs once: the train step it goes through is each
+# backend's, tested on every backend by tests/models and tests/training.
+@pytest.mark.backend_neutral
 @pytest.mark.slow
 def test_a_copy_is_closer_to_its_original_than_other_photos_after_training():
     photos = _photos()
@@ -121,6 +124,7 @@ def folder(tmp_path, rng):
     return root
 
 
+@pytest.mark.backend_neutral
 def test_a_folder_is_read_with_its_subfolders_and_broken_files_listed(folder):
     skipped = r"(?s)Skipped 1 unreadable image.*broken\.jpg"
     with pytest.warns(UserWarning, match=skipped):
@@ -152,6 +156,7 @@ def test_bad_input_gives_typed_errors(tmp_path):
         )
 
 
+@pytest.mark.backend_neutral
 def test_cli_trains_and_saves_a_duplicates_model(folder, tmp_path, capsys):
     out = tmp_path / "m.keras"
     arguments = ["train", "--duplicates", str(folder), "--out", str(out)]
