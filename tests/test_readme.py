@@ -34,6 +34,7 @@ def test_readme_examples_run(tmp_path, monkeypatch, capsys):
         for line in block.splitlines()
         if line.startswith(("siamesekit compare", "siamesekit index"))
         or line.startswith(("siamesekit search", "siamesekit duplicates"))
+        or line.startswith("siamesekit train --duplicates")
     ]
     assert commands
     for command in commands:
