@@ -50,3 +50,7 @@ class ModelFileError(SiamesekitError, OSError):
 class TrainingBackupError(SiamesekitError, OSError):
     """A training backup folder cannot be used: not a folder, unreadable, or
     written by a run with other settings."""
+
+
+class DistributionError(SiamesekitError, RuntimeError):
+    """Data-parallel training cannot run as asked on this backend or cluster."""

@@ -10,13 +10,23 @@ from siamesekit.training.callbacks import (
     check_backup_dir,
     remove_backup,
 )
+from siamesekit.training.distribution import (
+    DataParallel,
+    initialize_processes,
+    process_count,
+    process_index,
+)
 from siamesekit.training.recipe import TrainingConfig, train_verification_model
 
 __all__ = [
+    "DataParallel",
     "StopOnNaN",
     "TrainingBackup",
     "TrainingConfig",
     "check_backup_dir",
+    "initialize_processes",
+    "process_count",
+    "process_index",
     "remove_backup",
     "train_verification_model",
 ]
