@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shlex
+import tempfile
 
 import keras
 
@@ -244,8 +245,12 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
         from siamesekit.training.distribution import process_index
 
         # The processes of a multi-process run hold the same weights; one
-        # writer keeps them from overwriting each other's files.
+        # writer keeps them from overwriting each other's files. Saving runs
+        # collectives that every process must join, so the others save to a
+        # scratch file.
         if process_index() != 0:
+            with tempfile.TemporaryDirectory() as scratch:
+                self.model.save_weights(os.path.join(scratch, _WEIGHTS_FILE))
             return
         os.makedirs(self.backup_dir, exist_ok=True)
         # Rewritten each time: a run that starts over in a folder left with

@@ -259,7 +259,7 @@ def train_verification_model(
             shuffle=False,
         )
     if distribution is not None and _distribution.process_count() > 1:
-        model = _one_process_copy(model)
+        model = _one_process_copy(model, images.shape[1:])
         tower = model.tower
     if tower.whitening is not None:
         tower.adapt_whitening(images)
@@ -283,7 +283,7 @@ def _setting(value):
     return repr(value)
 
 
-def _one_process_copy(model):
+def _one_process_copy(model, image_shape):
     """The trained model with variables of this process only.
 
     Weights replicated over the devices of several processes can only be
@@ -291,7 +291,7 @@ def _one_process_copy(model):
     process (whitening, evaluation, saving).
     """
     copy = SiameseModel.from_config(model.get_config())
-    copy.build((None,) + tuple(model.tower.image_shape))
+    copy.build((None,) + tuple(image_shape))
     copy.set_weights(model.get_weights())
     copy.compile(
         optimizer=keras.optimizers.deserialize(

@@ -10,12 +10,14 @@ that already ran other tests cannot do: JAX gets its devices from `XLA_FLAGS`
 
 `single`: 2 devices in one process. One device trains 2 SGD epochs of one
 global batch; 2 devices train the same 2 epochs, interrupted after the first
-(a backup is written) and resumed from the backup by a new model. The
-initial training-mode embeddings, the per-epoch logs and the final weights
-are written to OUT.json for the test to compare.
+(a backup is written), their weights zeroed and resumed from the backup. The
+per-epoch logs, the final weights, and the 2-device model's evaluation and
+embeddings of the batch are written to OUT.json for the test to compare.
 
 `process`: one of 2 JAX processes over 127.0.0.1, each with one CPU device,
-training with `train_verification_model`; both write their weights.
+training 2 epochs of 2 P x K batches (tf.data, split between the processes
+by Keras) with a backup, then copying the model to this process alone (as
+`train_verification_model` does) and embedding a few images with the copy.
 """
 
 import faulthandler
@@ -66,24 +68,28 @@ class Recorder(keras.callbacks.Callback):
 
 def _data():
     rng = np.random.default_rng(0)
-    images = rng.uniform(0, 255, (16, 32, 32, 1)).astype("float32")
+    images = rng.uniform(0, 255, (16, 8, 8, 1)).astype("float32")
     identity_ids = np.repeat(np.arange(4), 4).astype("int32")
     return images, identity_ids
 
 
 def _model(seed):
+    """A tower with BatchNormalization, small enough to compile in a second."""
     keras.utils.set_random_seed(seed)
-    tower = siamesekit.EmbeddingTower(
-        backbone="small_cnn",
-        input_shape=(32, 32, 1),
-        weights=None,
-        dense_units=16,
-        embedding_dim=8,
-        standardize=True,
+    tower = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16),
+            keras.layers.BatchNormalization(momentum=0.9),
+            keras.layers.ReLU(),
+            keras.layers.Dense(8),
+            keras.layers.UnitNormalization(),
+        ]
     )
     model = siamesekit.SiameseModel(tower)
-    model.build((None, 32, 32, 1))
-    model.compile(optimizer=keras.optimizers.SGD(0.05), loss=BatchHardTripletLoss(0.3))
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss=BatchHardTripletLoss(0.3))
     return model
 
 
@@ -110,67 +116,69 @@ def _weights(model):
 
 
 def single():
-    images, _ = _data()
-    one_device = _model(seed=0)
-    initial = keras.ops.convert_to_numpy(one_device.tower(images, training=True))
     one_device = _model(seed=0)
     one_logs = _fit(one_device, 2, [])
 
     distribution = DataParallel(2)
     with distribution.scope():
-        interrupted = _model(seed=0)
-        first_logs = _fit(interrupted, 2, [TrainingBackup(BACKUP_DIR), Interrupt()])
-        # Other initial weights: only the backup can make it agree.
-        resumed = _model(seed=1)
-        resumed_logs = _fit(resumed, 2, [TrainingBackup(BACKUP_DIR)])
+        model = _model(seed=0)
+        first_logs = _fit(model, 2, [TrainingBackup(BACKUP_DIR), Interrupt()])
+        # As if the process had died: only the backup can bring the weights
+        # back. (Another fit of the same model reuses its compiled step.)
+        model.set_weights([np.zeros_like(weight) for weight in model.get_weights()])
+        resumed_logs = _fit(model, 2, [TrainingBackup(BACKUP_DIR)])
         images, identity_ids = _data()
-        evaluated = resumed.evaluate(
+        evaluated = model.evaluate(
             images, identity_ids, batch_size=16, verbose=0, return_dict=True
         )
-    final = keras.ops.convert_to_numpy(resumed.tower(images, training=False))
+        embeddings = model.predict(images, batch_size=16, verbose=0)
     return {
         "replicas": distribution.num_replicas,
         "engine": distribution.engine,
-        "initial_embeddings": initial.tolist(),
         "one_device_logs": one_logs,
         "distributed_logs": first_logs + resumed_logs,
         "one_device_weights": _weights(one_device),
-        "distributed_weights": _weights(resumed),
+        "distributed_weights": _weights(model),
         "evaluate": {name: float(value) for name, value in evaluated.items()},
-        "final_embeddings": final.tolist(),
+        "embeddings": np.asarray(embeddings).tolist(),
     }
 
 
 def process(process_id, port):
+    from siamesekit.data import identity_batch_dataset
+    from siamesekit.training.recipe import _one_process_copy
+
     siamesekit.training.initialize_processes(f"127.0.0.1:{port}", 2, process_id)
-    rng = np.random.default_rng(0)
-    images = rng.uniform(0, 255, (32, 32, 32, 1)).astype("float32")
-    labels = np.repeat(np.arange(8), 4)
-    config = siamesekit.training.TrainingConfig(
-        epochs=2,
+    images, identity_ids = _data()
+    # The same batches on both processes (same seed); Keras gives each
+    # process its half of every global batch of 8.
+    batches = identity_batch_dataset(
+        images,
+        identity_ids,
         identities_per_batch=4,
         images_per_identity=2,
-        dense_units=16,
-        embedding_dim=8,
-        test_time_zooms=None,
-        augment=None,
+        batches_per_epoch=2,
+        seed=0,
     )
     distribution = DataParallel()
-    model, history = siamesekit.training.train_verification_model(
-        images,
-        labels,
-        config=config,
-        backup_dir=BACKUP_DIR,
-        verbose=0,
-        distribution=distribution,
-    )
+    with distribution.scope():
+        model = _model(seed=0)
+        logs = _fit_batches(model, batches, [TrainingBackup(BACKUP_DIR)])
+    local = _one_process_copy(model, images.shape[1:])
     return {
         "replicas": distribution.num_replicas,
         "process_index": siamesekit.training.process_index(),
-        "loss": [float(value) for value in history.history["loss"]],
-        "weights": _weights(model),
-        "embeddings": keras.ops.convert_to_numpy(model.embed(images[:4])).tolist(),
+        "logs": logs,
+        "weights": _weights(local),
+        "embeddings": np.asarray(local.predict(images[:5], verbose=0)).tolist(),
+        "backup": sorted(os.listdir(BACKUP_DIR)),
     }
+
+
+def _fit_batches(model, batches, callbacks):
+    recorder = Recorder()
+    model.fit(batches, epochs=2, verbose=0, callbacks=[recorder] + callbacks)
+    return recorder.epochs
 
 
 if __name__ == "__main__":

@@ -34,17 +34,22 @@ def _replica_context():
     return context
 
 
+def batch_norm_layers(model):
+    """Every BatchNormalization layer inside `model`, however deeply nested."""
+    # Keras has no public walker over the sublayers of a subclassed layer.
+    return [
+        layer
+        for layer in model._flatten_layers()
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+
+
 @contextlib.contextmanager
 def _synchronized_batch_norm(model):
     if _replica_context() is None:
         yield
         return
-    # Keras has no public walker over the sublayers of a subclassed layer.
-    layers = [
-        layer
-        for layer in model._flatten_layers()
-        if isinstance(layer, keras.layers.BatchNormalization) and not layer.synchronized
-    ]
+    layers = [layer for layer in batch_norm_layers(model) if not layer.synchronized]
     for layer in layers:
         layer.synchronized = True
     try:
