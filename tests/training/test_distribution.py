@@ -222,3 +222,15 @@ def test_mirrored_steps_find_every_batch_norm_of_the_tower():
     names = sorted(layer.name for layer in batch_norm_layers(SiameseModel(tower)))
     # Three in the backbone, and the embedding's standardization.
     assert names == ["block1_bn", "block2_bn", "block3_bn", "standardization"]
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="the PyTorch error only")
+def test_torch_train_distribute_is_one_line_before_any_work(tmp_path, capsys):
+    from siamesekit import cli
+
+    status = cli.main(
+        ["train", str(tmp_path / "no-such-folder"), "--out", "m.keras", "--distribute"]
+    )
+    assert status == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "torchrun" in error and "jax" in error
