@@ -113,7 +113,13 @@ def two_devices(tmp_path_factory):
     out = folder / "result.json"
     process = _start(
         ["single", out, folder / "backup"],
-        {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+        {
+            "XLA_FLAGS": "--xla_force_host_platform_device_count=2 "
+            # XLA's limit on how long a CPU collective waits for its other
+            # participant (not seen to fire here: no rendezvous hung in the
+            # runs measured; the timeouts above bound any hang anyway).
+            "--xla_cpu_collective_timeout_seconds=60"
+        },
     )
     _finish(process, "The 2-device training worker")
     return json.loads(out.read_text())
