@@ -10,15 +10,20 @@ needed: nothing here builds a `tf.data` pipeline):
 2. `SiameseModel.fit` pairs per second on in-memory pairs, float32 against
    mixed_float16 (loss scaling where the backend needs it).
 
-It prints ratios (mixed_float16 / float32). With small sizes it runs on a
-CPU as a smoke test:
+It prints ratios (mixed_float16 / float32). With `--devices N` (JAX, on a
+machine with N GPUs) it also prints `fit` steps/s of a VGG16 tower with the
+batch-hard triplet loss on 1 device against N under
+`siamesekit.training.DataParallel`, with the same global batch of
+`4 * --pairs` images on both, and their ratio (see
+`benchmarks/bench_distributed.py`). With small sizes it runs on a CPU as a
+smoke test:
 
     KERAS_BACKEND=jax python benchmarks/bench_gpu.py --size 32 --pairs 2 \\
         --steps 2 --rounds 1
 
 Usage:
     KERAS_BACKEND=jax|torch python benchmarks/bench_gpu.py [--size 224]
-        [--pairs 32] [--steps 20] [--rounds 5]
+        [--pairs 32] [--steps 20] [--rounds 5] [--devices N]
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ def parse_args():
     parser.add_argument("--pairs", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        help="also time data-parallel fit on 1 device against this many",
+    )
     return parser.parse_args()
 
 
@@ -135,6 +146,37 @@ def main():
     print(f"Keras {keras.__version__}, backend {keras.backend.backend()}, {device}")
     compare_precisions(args, rng)
     fit_rates(args, rng)
+    if args.devices:
+        data_parallel(args)
+
+
+def data_parallel(args):
+    if keras.backend.backend() == "torch":
+        print(
+            "Data-parallel fit: PyTorch trains under torchrun; use KERAS_BACKEND=jax."
+        )
+        return
+    from bench_distributed import data_parallel_rates, print_rates
+
+    available = siamesekit.training.DataParallel().num_replicas
+    if available < args.devices:
+        print(f"Data-parallel fit: {args.devices} devices asked, {available} here.")
+        return
+    batch = 4 * args.pairs
+    rates = data_parallel_rates(
+        [1, args.devices],
+        backbone="vgg16",
+        size=args.size,
+        channels=3,
+        batch=batch,
+        steps=args.steps,
+        rounds=args.rounds,
+    )
+    print_rates(
+        rates,
+        f"Data-parallel SiameseModel.fit, VGG16 {args.size}x{args.size}, "
+        f"global batch {batch}",
+    )
 
 
 if __name__ == "__main__":

@@ -62,3 +62,7 @@ class OutputExistsError(SiamesekitError, FileExistsError):
 
 class ModelMismatchError(InvalidArgumentError):
     """Embeddings from one model were about to be compared with another's."""
+
+
+class DistributionError(SiamesekitError, RuntimeError):
+    """Data-parallel training cannot run as asked on this backend or cluster."""

@@ -21,7 +21,8 @@ and copy-like views of it (crop, rescale, JPEG, colour, rotation, overlay)
 are the similar pairs.
 An interrupted run (Ctrl-C, killed process) resumes from its last finished
 epoch when the same command is run again (the backup lives in
-OUT.backup/ until the model is saved). An existing --out file is never
+OUT.backup/ until the model is saved). --distribute trains on all devices
+(JAX or TensorFlow) as on one. An existing --out file is never
 replaced without --overwrite. Progress is a Keras progress bar on a terminal,
 one line per epoch otherwise (a log file), and nothing with --quiet."""
 
@@ -79,9 +80,28 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--backup-dir",
         help="folder for the resumable backup (default: OUT.backup next to --out)",
     )
+    parser.add_argument(
+        "--distribute",
+        action="store_true",
+        help="train data-parallel on all devices: JAX keras.distribution."
+        "DataParallel (several processes: set KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+        "_NUM_PROCESSES, _PROCESS_ID on each), TensorFlow MirroredStrategy (one "
+        "host); not PyTorch (use torchrun)",
+    )
     add_quiet_argument(parser)
     parser.set_defaults(run=run)
     return parser
+
+
+def _data_parallel(distribute: bool):
+    """The `DataParallel` of `--distribute`, or `None`; joins other processes."""
+    if not distribute:
+        return None
+    from siamesekit.training import distribution
+
+    if os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "1") != "1":
+        distribution.initialize_processes()
+    return distribution.DataParallel()
 
 
 def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     from siamesekit.data.splits import split_by_identity
     from siamesekit.evaluation.metrics import evaluate_verification
     from siamesekit.training.callbacks import check_backup_dir, remove_backup
+    from siamesekit.training.distribution import process_index
     from siamesekit.training.recipe import TrainingConfig, train_verification_model
 
     if (args.data_dir is None) == (args.duplicates is None):
@@ -121,9 +142,15 @@ def run(args: argparse.Namespace) -> int:
             "--duplicates DIR; not both, not neither."
         )
     if args.duplicates is not None:
+        if args.distribute:
+            raise InvalidArgumentError(
+                "--distribute applies to training on identities; --duplicates "
+                "trains on one device."
+            )
         from siamesekit.commands.train_duplicates import run_duplicates
 
         return run_duplicates(args)
+    distribution = _data_parallel(args.distribute)
     out = check_output_path(args.out, overwrite=args.overwrite)
     backup_dir = check_backup_dir(args.backup_dir or out + ".backup")
     started = time.perf_counter()
@@ -171,13 +198,16 @@ def run(args: argparse.Namespace) -> int:
         backup_dir=backup_dir,
         keep_backup=True,
         verbose=fit_verbosity(args.quiet),
+        distribution=distribution,
     )
     # Without test-time flips: the stored threshold must match what
     # SiameseModel and Comparator compute on a single image pair.
     result = evaluate_verification(model, valid_images, valid_labels)
     model.threshold = result.threshold
-    save_model_file(model, out, overwrite=args.overwrite)
-    remove_backup(backup_dir)
+    # Every process of a multi-process run holds the same model; one writes.
+    if distribution is None or process_index() == 0:
+        save_model_file(model, out, overwrite=args.overwrite)
+        remove_backup(backup_dir)
     minutes = (time.perf_counter() - started) / 60
     print(f"Validation identities: {result.summary()}")
     print(f"Saved {out} (threshold {result.threshold:.4f}) after {minutes:.1f} min")

@@ -45,16 +45,22 @@ def _default_threshold(loss):
     return getattr(loss, "margin", 1.0) / 2.0
 
 
-def _in_batch_pairs(identity_ids, embeddings):
-    """`(labels, distances, weights)` of each unordered pair of a batch, flat."""
+def _in_batch_pairs(identity_ids, embeddings, own_rows=None):
+    """`(labels, distances, weights)` of each unordered pair of a batch, flat.
+
+    With `own_rows` (a 0/1 mask of the batch's rows), only the pairs whose
+    first image is an own row have weight: replicas that each own a slice of
+    a gathered batch then count every pair once between them.
+    """
     distances = pairwise_distances(embeddings)
     positive, _ = pair_masks(identity_ids)
     size = ops.shape(distances)[0]
     upper = ops.triu(ops.ones((size, size), dtype="float32"), k=1)
+    weights = upper if own_rows is None else upper * own_rows[:, None]
     return (
         ops.reshape(positive * upper, (-1,)),
         ops.reshape(distances, (-1,)),
-        ops.reshape(upper, (-1,)),
+        ops.reshape(weights, (-1,)),
     )
 
 
@@ -227,8 +233,14 @@ class SiameseModel(BackendSteps, keras.Model):
                 "Drop `sample_weight`, or train on weighted pair batches."
             )
         embeddings = self(x, training=training)
-        loss = self.compute_loss(x=x, y=y, y_pred=embeddings, training=training)
-        return loss, _in_batch_pairs(y, embeddings)
+        # The loss sees the whole global batch on every engine (see the
+        # backend steps): one device, JAX SPMD, or gathered replicas.
+        embeddings, identity_ids, own_rows = self._gather_replicas(embeddings, y)
+        loss = self.compute_loss(
+            x=x, y=identity_ids, y_pred=embeddings, training=training
+        )
+        pairs = _in_batch_pairs(identity_ids, embeddings, own_rows)
+        return self._replica_share(loss), pairs
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True

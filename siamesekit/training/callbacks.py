@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shlex
+import tempfile
 
 import keras
 
@@ -153,6 +154,10 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
       with other `settings`, raises `TrainingBackupError` saying what is
       wrong and the command that starts over.
     - Only its own files are ever deleted, never the folder's other content.
+    - Under a `siamesekit.training.DataParallel` it backs up and restores the
+      replicated weights like any others; in a multi-process JAX run only
+      process 0 writes, and every process restores from the same folder, so
+      the folder must be one that all processes see (a shared file system).
 
     Args:
         backup_dir: folder of the backup; checked by `check_backup_dir`.
@@ -237,6 +242,16 @@ class TrainingBackup(keras.callbacks.BackupAndRestore):
                 )
 
     def _save_model(self):
+        from siamesekit.training.distribution import process_index
+
+        # The processes of a multi-process run hold the same weights; one
+        # writer keeps them from overwriting each other's files. Saving runs
+        # collectives that every process must join, so the others save to a
+        # scratch file.
+        if process_index() != 0:
+            with tempfile.TemporaryDirectory() as scratch:
+                self.model.save_weights(os.path.join(scratch, _WEIGHTS_FILE))
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         # Rewritten each time: a run that starts over in a folder left with
         # only another run's settings must not keep them.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 
@@ -18,6 +19,7 @@ from siamesekit.layers.embedding_tower import EmbeddingTower
 from siamesekit.losses.batch_hard_triplet import BatchHardTripletLoss
 from siamesekit.losses.in_batch_contrastive import InBatchContrastiveLoss
 from siamesekit.models.siamese_model import SiameseModel
+from siamesekit.training import distribution as _distribution
 from siamesekit.training.callbacks import (
     StopOnNaN,
     TrainingBackup,
@@ -111,6 +113,7 @@ def train_verification_model(
     keep_backup: bool = False,
     callbacks: list | None = None,
     verbose: str | int = "auto",
+    distribution: _distribution.DataParallel | None = None,
 ) -> tuple[SiameseModel, keras.callbacks.History]:
     """Trains a `SiameseModel` on labelled images with in-batch pairs.
 
@@ -139,6 +142,13 @@ def train_verification_model(
             done.
         callbacks: more Keras callbacks. Defaults to `None`.
         verbose: Keras `fit` verbosity. Defaults to `"auto"`.
+        distribution: a `siamesekit.training.DataParallel` to train on
+            several devices (or processes, on JAX). Each P x K batch is the
+            global batch, split over the devices, and trains as it would on
+            one device; `identities_per_batch * images_per_identity` must be
+            a multiple of the number of devices. After a multi-process run,
+            every process returns the same one-process model. Defaults to
+            `None`: one device.
 
     Returns:
         `(model, history)`: a compiled `SiameseModel` and the Keras history.
@@ -153,6 +163,11 @@ def train_verification_model(
     if backup_dir is not None:
         backup_dir = check_backup_dir(backup_dir)
     per_batch = min(identities_per_batch, identities.num_identities)
+    if distribution is not None:
+        distribution.check_batch_size(
+            per_batch * config.images_per_identity,
+            "identities_per_batch * images_per_identity",
+        )
     keras.utils.set_random_seed(seed)
     batches = identity_batch_dataset(
         images,
@@ -174,27 +189,19 @@ def train_verification_model(
                 "Validation needs at least two identities; got "
                 f"{validation_identities.num_identities}."
             )
+        validation_per_batch = min(per_batch, validation_identities.num_identities)
+        if distribution is not None:
+            distribution.check_batch_size(
+                validation_per_batch * config.images_per_identity,
+                "validation identities per batch * images_per_identity",
+            )
         validation_batches = identity_batch_dataset(
             validation_images,
             validation_labels,
-            identities_per_batch=min(per_batch, validation_identities.num_identities),
+            identities_per_batch=validation_per_batch,
             images_per_identity=config.images_per_identity,
             seed=seed + 1,
         )
-    tower = EmbeddingTower(
-        backbone=config.backbone,
-        input_shape=images.shape[1:],
-        weights=config.weights,
-        pooling=config.pooling,
-        dense_units=config.dense_units,
-        embedding_dim=config.embedding_dim,
-        dropout=config.dropout,
-        normalize=True,
-        standardize=config.standardize,
-        test_time_zooms=config.test_time_zooms,
-        test_time_flip=config.augment is not None and config.augment.flip,
-        whitening=config.whitening,
-    )
     if config.loss == "triplet":
         loss = BatchHardTripletLoss(0.3 if config.margin is None else config.margin)
     elif config.loss == "contrastive":
@@ -203,44 +210,72 @@ def train_verification_model(
         raise InvalidArgumentError(
             f"`loss` must be 'triplet' or 'contrastive'. Received: loss={config.loss!r}"
         )
-    model = SiameseModel(tower)
-    # BackupAndRestore needs built weights to restore into.
-    model.build((None,) + tuple(images.shape[1:]))
-    steps = epochs * int(batches.cardinality())
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
-    if config.weight_decay > 0:
-        optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
-    else:
-        optimizer = keras.optimizers.Adam(schedule)
-    # The threshold follows the loss, for the `pair_accuracy` shown during
-    # training only; the final one is measured.
-    model.compile(optimizer=optimizer, loss=loss)
-    all_callbacks = [StopOnNaN()]
-    if backup_dir is not None:
-        settings = {
-            field.name: _setting(getattr(config, field.name))
-            for field in dataclasses.fields(config)
-        }
-        settings.update(
-            image_shape=list(images.shape[1:]),
-            num_images=len(images),
-            num_identities=identities.num_identities,
-            num_validation_images=None if validation is None else len(validation[0]),
+    scope = contextlib.nullcontext() if distribution is None else distribution.scope()
+    # Variables are made, and batches split, by the distribution's scope.
+    with scope:
+        tower = EmbeddingTower(
+            backbone=config.backbone,
+            input_shape=images.shape[1:],
+            weights=config.weights,
+            pooling=config.pooling,
+            dense_units=config.dense_units,
+            embedding_dim=config.embedding_dim,
+            dropout=config.dropout,
+            normalize=True,
+            standardize=config.standardize,
+            test_time_zooms=config.test_time_zooms,
+            test_time_flip=config.augment is not None and config.augment.flip,
+            whitening=config.whitening,
         )
-        all_callbacks.append(TrainingBackup(backup_dir, settings=settings))
-    all_callbacks += list(callbacks or [])
-    history = model.fit(
-        batches,
-        epochs=epochs,
-        validation_data=validation_batches,
-        callbacks=all_callbacks,
-        verbose=verbose,
-        # The batches are already drawn at random.
-        shuffle=False,
-    )
+        model = SiameseModel(tower)
+        # BackupAndRestore needs built weights to restore into.
+        model.build((None,) + tuple(images.shape[1:]))
+        steps = epochs * int(batches.cardinality())
+        schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
+        if config.weight_decay > 0:
+            optimizer = keras.optimizers.AdamW(
+                schedule, weight_decay=config.weight_decay
+            )
+        else:
+            optimizer = keras.optimizers.Adam(schedule)
+        # The threshold follows the loss, for the `pair_accuracy` shown during
+        # training only; the final one is measured.
+        model.compile(optimizer=optimizer, loss=loss)
+        all_callbacks = [StopOnNaN()]
+        if backup_dir is not None:
+            settings = {
+                field.name: _setting(getattr(config, field.name))
+                for field in dataclasses.fields(config)
+            }
+            settings.update(
+                image_shape=list(images.shape[1:]),
+                num_images=len(images),
+                num_identities=identities.num_identities,
+                num_validation_images=None
+                if validation is None
+                else len(validation[0]),
+            )
+            all_callbacks.append(TrainingBackup(backup_dir, settings=settings))
+        all_callbacks += list(callbacks or [])
+        history = model.fit(
+            batches,
+            epochs=epochs,
+            validation_data=validation_batches,
+            callbacks=all_callbacks,
+            verbose=verbose,
+            # The batches are already drawn at random.
+            shuffle=False,
+        )
+    if distribution is not None and _distribution.process_count() > 1:
+        model = _one_process_copy(model, images.shape[1:])
+        tower = model.tower
     if tower.whitening is not None:
         tower.adapt_whitening(images)
-    if backup_dir is not None and not keep_backup:
+    if (
+        backup_dir is not None
+        and not keep_backup
+        and _distribution.process_index() == 0
+    ):
         remove_backup(backup_dir)
     return model, history
 
@@ -254,3 +289,22 @@ def _setting(value):
     if isinstance(value, (tuple, list)):
         return [_setting(item) for item in value]
     return repr(value)
+
+
+def _one_process_copy(model, image_shape):
+    """The trained model with variables of this process only.
+
+    Weights replicated over the devices of several processes can only be
+    used by programs that all processes run together; the copy serves one
+    process (whitening, evaluation, saving).
+    """
+    copy = SiameseModel.from_config(model.get_config())
+    copy.build((None,) + tuple(image_shape))
+    copy.set_weights(model.get_weights())
+    copy.compile(
+        optimizer=keras.optimizers.deserialize(
+            keras.optimizers.serialize(model.optimizer)
+        ),
+        loss=model.loss,
+    )
+    return copy

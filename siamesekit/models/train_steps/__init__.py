@@ -13,6 +13,11 @@ A mixin calls two methods of the model it is mixed into:
   `(loss, pairs)`: the unscaled scalar loss and the `(labels, distances,
   weights)` of the pairs of the batch;
 - `_update_metrics(loss, pairs)` updates the trackers and returns the logs.
+
+and provides two replica hooks the model calls for identity batches
+(`whole_batch.WholeBatchSteps`): `_gather_replicas` gives the in-batch loss
+the embeddings of the whole global batch, `_replica_share` the part of that
+loss whose gradients this replica contributes.
 """
 
 import keras

@@ -11,6 +11,8 @@ scope, as Keras' own JAX trainer does.
 import jax
 import keras
 
+from siamesekit.models.train_steps.whole_batch import WholeBatchSteps
+
 
 def _values_after(scope, variables):
     values = []
@@ -20,7 +22,7 @@ def _values_after(scope, variables):
     return values
 
 
-class JaxSteps:
+class JaxSteps(WholeBatchSteps):
     """`train_step`/`test_step` of the Keras guide "custom train_step in JAX"."""
 
     def _stateless_loss_and_pairs(

@@ -3,8 +3,10 @@
 import keras
 import torch
 
+from siamesekit.models.train_steps.whole_batch import WholeBatchSteps
 
-class TorchSteps:
+
+class TorchSteps(WholeBatchSteps):
     """`train_step`/`test_step` of the Keras guide "custom train_step in PyTorch"."""
 
     def train_step(self, data):
