@@ -258,21 +258,26 @@ def _brute_force_nearest(unit_a, unit_b, radius):
     return nearest
 
 
-@pytest.mark.parametrize("radius", [1, 2])
-def test_shift_tolerant_distances_match_a_brute_force_search(radius, rng):
-    a = ops.convert_to_numpy(heatmaps._unit_features(rng.random((1, 6, 5, 3))))
-    b = ops.convert_to_numpy(heatmaps._unit_features(rng.random((1, 6, 5, 3))))
+# A radius of 3 reaches past half the grid; 9 x 10 spans several tiles of
+# the search, with a remainder.
+@pytest.mark.parametrize(
+    "radius, shape", [(1, (6, 5)), (2, (6, 5)), (3, (6, 5)), (2, (9, 10))]
+)
+def test_shift_tolerant_distances_match_a_brute_force_search(radius, shape, rng):
+    a = ops.convert_to_numpy(heatmaps._unit_features(rng.random((2,) + shape + (3,))))
+    b = ops.convert_to_numpy(heatmaps._unit_features(rng.random((2,) + shape + (3,))))
     into_b, into_a = heatmaps._nearest_match_distances(a, b, radius)
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(into_b)[0, :, :, 0],
-        _brute_force_nearest(a[0], b[0], radius),
-        atol=1e-6,
-    )
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(into_a)[0, :, :, 0],
-        _brute_force_nearest(b[0], a[0], radius),
-        atol=1e-6,
-    )
+    for pair in range(2):
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(into_b)[pair, :, :, 0],
+            _brute_force_nearest(a[pair], b[pair], radius),
+            atol=1e-6,
+        )
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(into_a)[pair, :, :, 0],
+            _brute_force_nearest(b[pair], a[pair], radius),
+            atol=1e-6,
+        )
     # A copy moved down by one row matches everywhere, both ways, but for
     # the last row of the original: it left the frame.
     moved = np.concatenate([a[:, :1], a[:, :-1]], axis=1)
