@@ -15,7 +15,7 @@ BACKENDS := tensorflow jax torch
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test,jax]" "torch==2.13.0"
+	$(BIN)/pip install --quiet -e ".[test,jax,bench]" "torch==2.13.0"
 	touch $(STAMP)
 
 # The whole suite once per Keras backend.
