@@ -10,7 +10,12 @@ import json
 import math
 import os
 
-from siamesekit.errors import ImageError, ImageNotFoundError, InvalidArgumentError
+from siamesekit.errors import (
+    ImageError,
+    ImageNotFoundError,
+    InvalidArgumentError,
+    OutputExistsError,
+)
 
 
 def check_image_file(path: str, argument: str) -> str:
@@ -66,6 +71,30 @@ def check_figure_path(path: str, option: str = "--out") -> str:
     if not os.path.isdir(folder):
         raise InvalidArgumentError(
             f"{option} {path!r}: the folder {folder!r} does not exist; create it first."
+        )
+    return path
+
+
+def check_output_file(
+    path: str, option: str, example: str, *, may_exist: bool, how_to_replace: str
+) -> str:
+    """Fails unless a file can be written at `path`: not a folder, an
+    existing parent folder, and not an existing file unless `may_exist`.
+
+    Raises:
+        InvalidArgumentError: if `path` is a folder or its folder is missing.
+        OutputExistsError: if `path` exists and may not be replaced.
+    """
+    if os.path.isdir(path):
+        raise InvalidArgumentError(
+            f"{option} {path!r} is a folder; give a file name such as "
+            f"{os.path.join(path, example)!r}."
+        )
+    if os.path.exists(path) and not may_exist:
+        raise OutputExistsError(f"{option} {path!r} already exists; {how_to_replace}.")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise InvalidArgumentError(
+            f"{option} {path!r}: its folder does not exist; create it first."
         )
     return path
 

@@ -6,14 +6,14 @@ import argparse
 import os
 
 from siamesekit.commands.arguments import cosine
-from siamesekit.commands.checks import strict_json
+from siamesekit.commands.checks import check_output_file, strict_json
 from siamesekit.commands.choices import DEFAULT_MIN_SIMILARITY
 from siamesekit.commands.model_options import (
     add_model_options,
     build_from_source,
     model_source,
 )
-from siamesekit.errors import InvalidArgumentError, OutputExistsError
+from siamesekit.errors import InvalidArgumentError
 
 _DESCRIPTION = """\
 Find groups of duplicate images under a folder (subfolders included):
@@ -53,20 +53,14 @@ def run(args) -> int:
     from siamesekit.search.report import write_duplicates_report
 
     if args.report is not None:
-        if os.path.isdir(args.report):
-            raise InvalidArgumentError(
-                f"--report {args.report!r} is a folder; give a file name such "
-                f"as {os.path.join(args.report, 'duplicates.html')!r}."
-            )
-        if os.path.exists(args.report) and not args.overwrite:
-            raise OutputExistsError(
-                f"--report {args.report!r} already exists; pass --overwrite to "
-                "replace it, or choose another file name."
-            )
-        if not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
-            raise InvalidArgumentError(
-                f"--report {args.report!r}: its folder does not exist."
-            )
+        check_output_file(
+            args.report,
+            "--report",
+            "duplicates.html",
+            may_exist=args.overwrite,
+            how_to_replace="pass --overwrite to replace it, or choose another "
+            "file name",
+        )
     if not os.path.isdir(args.folder):
         raise InvalidArgumentError(
             f"{args.folder!r} does not exist or is not a folder."

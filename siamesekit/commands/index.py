@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 
-from siamesekit.commands.checks import strict_json
+from siamesekit.commands.checks import check_output_file, strict_json
 from siamesekit.commands.choices import INDEX_KINDS
 from siamesekit.commands.model_options import (
     add_model_options,
     build_from_source,
     model_source,
 )
-from siamesekit.errors import InvalidArgumentError, OutputExistsError
+from siamesekit.errors import InvalidArgumentError
 
 _DESCRIPTION = """\
 Embed every image under a folder (subfolders included) and save a search
@@ -53,20 +53,14 @@ def run(args) -> int:
     from siamesekit.data.image_folder import list_image_files
     from siamesekit.search import Index
 
-    if os.path.isdir(args.out):
-        raise InvalidArgumentError(
-            f"--out {args.out!r} is a folder; give a file name such as "
-            f"{os.path.join(args.out, 'gallery.index')!r}."
-        )
-    if os.path.exists(args.out) and not (args.update or args.overwrite):
-        raise OutputExistsError(
-            f"--out {args.out!r} already exists; pass --update to add new "
-            "and changed images to it, or --overwrite to replace it."
-        )
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        raise InvalidArgumentError(
-            f"--out {args.out!r}: its folder does not exist; create it first."
-        )
+    check_output_file(
+        args.out,
+        "--out",
+        "gallery.index",
+        may_exist=args.update or args.overwrite,
+        how_to_replace="pass --update to add new and changed images to it, or "
+        "--overwrite to replace it",
+    )
     paths = list_image_files(args.folder)
     source = model_source(args)
     if "model" in source:
