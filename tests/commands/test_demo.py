@@ -27,6 +27,9 @@ def test_demo_refuses_a_file_as_its_folder(tmp_path, capsys):
     assert (tmp_path / "out").read_text() == "mine"
 
 
+# `make demo` runs on the default backend; its parts (recipe, Comparator,
+# figures) are tested on every backend.
+@pytest.mark.backend_neutral
 @pytest.mark.slow
 def test_demo_runs_twice_and_replaces_only_its_own_files(tmp_path, capsys):
     out = tmp_path / "demo"

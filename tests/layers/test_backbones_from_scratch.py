@@ -8,12 +8,15 @@ import skimage.data
 
 import siamesekit
 
+# The two slowest to build run once: their BatchNormalization math is the
+# same keras.ops as ResNet50's, which runs on every backend.
+_ONCE = pytest.mark.backend_neutral
 BACKBONES = [
     "vgg16",
     "vgg19",
     "resnet50",
-    "mobilenet_v2",
-    "efficientnet_b0",
+    pytest.param("mobilenet_v2", marks=_ONCE),
+    pytest.param("efficientnet_b0", marks=_ONCE),
     "small_cnn",
 ]
 

@@ -21,6 +21,9 @@ def load_coil20(folder):
     return np.stack(images)[..., None].astype("float32"), np.array(labels)
 
 
+# A quality bar: every backend's train step is checked against the others
+# (tests/models/test_siamese_model.py) and learns in tests/training/test_recipe.py.
+@pytest.mark.backend_neutral
 @pytest.mark.slow
 def test_default_model_learns_to_verify_unseen_objects(shared_data):
     """The defaults alone learn: no option but the input shape and backbone."""

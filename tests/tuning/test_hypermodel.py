@@ -278,6 +278,9 @@ def test_random_search_end_to_end(pair_data, tmp_path):
     )
 
 
+# The oracles are keras-tuner's own; the hypermodel's path through each
+# backend is `test_random_search_end_to_end`.
+@pytest.mark.backend_neutral
 @pytest.mark.slow
 def test_bayesian_optimization_minimizes_val_loss(pair_data, tmp_path):
     train_x, train_y, validation_data = pair_data
@@ -294,6 +297,7 @@ def test_bayesian_optimization_minimizes_val_loss(pair_data, tmp_path):
     assert tuner.oracle.get_best_trials()[0].score == min(scores)
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.slow
 def test_hyperband_runs_with_pair_accuracy_objective(pair_data, tmp_path):
     train_x, train_y, validation_data = pair_data
