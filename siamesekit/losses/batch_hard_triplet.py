@@ -67,7 +67,12 @@ class BatchHardTripletLoss(InBatchLoss):
     """
 
     def __init__(self, margin=0.3, name="batch_hard_triplet_loss", dtype=None):
-        super().__init__(margin, name=name, dtype=dtype)
+        super().__init__(name=name, dtype=dtype)
+        check_margin(margin)
+        self.margin = float(margin)
+
+    def get_config(self):
+        return {**super().get_config(), "margin": self.margin}
 
     def call(self, y_true, y_pred):
         return batch_hard_triplet_loss(y_true, y_pred, margin=self.margin)

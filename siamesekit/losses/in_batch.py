@@ -2,8 +2,6 @@
 
 import keras
 
-from siamesekit.losses.arguments import check_margin
-
 
 class InBatchLoss(keras.losses.Loss):
     """A loss over every pair of a batch of labelled embeddings.
@@ -16,20 +14,18 @@ class InBatchLoss(keras.losses.Loss):
     `siamesekit.ContrastiveLoss`: the model tells the two apart by this
     class.
 
-    Subclasses implement `call(identity_ids, embeddings)`.
+    Subclasses implement `call(identity_ids, embeddings)` and add their own
+    parameters (a margin, a temperature) to `get_config`.
 
     Args:
-        margin: positive float.
         name: name of the loss.
         dtype: dtype of the loss computations. Defaults to `None`.
     """
 
-    def __init__(self, margin, name, dtype=None):
+    def __init__(self, name, dtype=None):
         # The loss is already one number per batch; Keras must not average it
         # over a batch axis it does not have.
         super().__init__(name=name, reduction="sum", dtype=dtype)
-        check_margin(margin)
-        self.margin = float(margin)
 
     def get_config(self):
-        return {"margin": self.margin, "name": self.name, "dtype": self.dtype}
+        return {"name": self.name, "dtype": self.dtype}

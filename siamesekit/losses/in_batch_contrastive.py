@@ -100,7 +100,12 @@ class InBatchContrastiveLoss(InBatchLoss):
     """
 
     def __init__(self, margin=1.0, name="in_batch_contrastive_loss", dtype=None):
-        super().__init__(margin, name=name, dtype=dtype)
+        super().__init__(name=name, dtype=dtype)
+        check_margin(margin)
+        self.margin = float(margin)
+
+    def get_config(self):
+        return {**super().get_config(), "margin": self.margin}
 
     def call(self, y_true, y_pred):
         return in_batch_contrastive_loss(y_true, y_pred, margin=self.margin)

@@ -18,6 +18,7 @@ from siamesekit.errors import DatasetError, InvalidArgumentError
 from siamesekit.layers.embedding_tower import EmbeddingTower
 from siamesekit.losses.batch_hard_triplet import BatchHardTripletLoss
 from siamesekit.losses.in_batch_contrastive import InBatchContrastiveLoss
+from siamesekit.losses.nt_xent import NTXentLoss
 from siamesekit.models.siamese_model import SiameseModel
 from siamesekit.training import distribution as _distribution
 from siamesekit.training.callbacks import (
@@ -41,11 +42,14 @@ class TrainingConfig:
             one pass over the images (`ceil(num_images / (P * K))`).
         learning_rate: peak Adam learning rate, decayed to 0 on a cosine.
             Defaults to `2e-3`.
-        loss: `"triplet"` (`BatchHardTripletLoss`) or `"contrastive"`
-            (`InBatchContrastiveLoss`, all pairs of the batch). Defaults to
-            `"triplet"`.
+        loss: `"triplet"` (`BatchHardTripletLoss`), `"contrastive"`
+            (`InBatchContrastiveLoss`, all pairs of the batch) or
+            `"nt_xent"` (`NTXentLoss`, a softmax over the batch). Defaults
+            to `"triplet"`.
         margin: loss margin on unit-length embeddings. Defaults to `None`:
             `0.3` for the triplet loss, `0.8` for the contrastive loss.
+        temperature: temperature of the `"nt_xent"` loss. Defaults to
+            `None`: `0.1`.
         backbone: tower backbone. Defaults to `"small_cnn"`.
         weights: backbone weights. Defaults to `None`.
         pooling: tower pooling. Defaults to `"flatten"`.
@@ -87,6 +91,7 @@ class TrainingConfig:
     learning_rate: float = 2e-3
     loss: str = "triplet"
     margin: float | None = None
+    temperature: float | None = None
     backbone: str = "small_cnn"
     weights: object = None
     pooling: str = "flatten"
@@ -206,9 +211,12 @@ def train_verification_model(
         loss = BatchHardTripletLoss(0.3 if config.margin is None else config.margin)
     elif config.loss == "contrastive":
         loss = InBatchContrastiveLoss(0.8 if config.margin is None else config.margin)
+    elif config.loss == "nt_xent":
+        loss = NTXentLoss(0.1 if config.temperature is None else config.temperature)
     else:
         raise InvalidArgumentError(
-            f"`loss` must be 'triplet' or 'contrastive'. Received: loss={config.loss!r}"
+            "`loss` must be 'triplet', 'contrastive' or 'nt_xent'. "
+            f"Received: loss={config.loss!r}"
         )
     scope = contextlib.nullcontext() if distribution is None else distribution.scope()
     # Variables are made, and batches split, by the distribution's scope.

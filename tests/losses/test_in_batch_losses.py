@@ -6,8 +6,10 @@ from siamesekit.errors import InvalidArgumentError
 from siamesekit.losses import (
     BatchHardTripletLoss,
     InBatchContrastiveLoss,
+    NTXentLoss,
     batch_hard_triplet_loss,
     in_batch_contrastive_loss,
+    nt_xent_loss,
 )
 
 # One-dimensional embeddings: distances are differences.
@@ -43,14 +45,62 @@ def test_batch_hard_triplet_loss_by_hand():
 
 @pytest.mark.parametrize(
     "loss, expected",
-    [(InBatchContrastiveLoss(1.0), 0.25), (BatchHardTripletLoss(1.2), 0.1)],
+    [
+        (InBatchContrastiveLoss(1.0), 0.25),
+        (BatchHardTripletLoss(1.2), 0.1),
+        (NTXentLoss(1.0), 0.5032),
+    ],
 )
 def test_loss_classes_return_the_batch_loss_and_serialize(loss, expected):
     # Triplet, margin 1.2: anchor 1 costs 0.5 - 1.5 + 1.2 = 0.2, anchor 0
-    # nothing, anchor 2 has no positive: 0.2 / 2.
-    assert float(loss(IDS, POINTS)) == pytest.approx(expected, abs=1e-5)
+    # nothing, anchor 2 has no positive: 0.2 / 2. NT-Xent: see below.
+    points = UNIT_POINTS if isinstance(loss, NTXentLoss) else POINTS
+    assert float(loss(IDS, points)) == pytest.approx(expected, abs=1e-4)
     restored = keras.losses.deserialize(keras.losses.serialize(loss))
-    assert type(restored) is type(loss) and restored.margin == loss.margin
+    assert type(restored) is type(loss)
+    assert restored.get_config() == loss.get_config()
+
+
+# Unit vectors: a = (1, 0) and b = (0, 1) of identity 0, c = (-1, 0) of
+# identity 1. Cosine similarities: a.b = 0, a.c = -1, b.c = 0.
+UNIT_POINTS = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], np.float32)
+
+
+def test_nt_xent_loss_by_hand():
+    # Temperature 1. Anchor a: -log(e^0 / (e^0 + e^-1)) = log(1 + 1/e);
+    # anchor b: -log(e^0 / (e^0 + e^0)) = log 2; anchor c has no positive
+    # and is left out. The loss is their mean.
+    expected = (np.log(1 + np.exp(-1)) + np.log(2)) / 2
+    assert float(nt_xent_loss(IDS, UNIT_POINTS, temperature=1.0)) == pytest.approx(
+        expected, abs=1e-5
+    )
+    # Temperature 0.5 doubles the logits: anchor a costs log(1 + e^-2).
+    expected = (np.log(1 + np.exp(-2)) + np.log(2)) / 2
+    assert float(nt_xent_loss(IDS, UNIT_POINTS, temperature=0.5)) == pytest.approx(
+        expected, abs=1e-5
+    )
+    # Cosine similarity: the length of an embedding does not count.
+    scaled = UNIT_POINTS * np.array([[3.0], [0.5], [7.0]], np.float32)
+    assert float(nt_xent_loss(IDS, scaled, temperature=0.5)) == pytest.approx(
+        expected, abs=1e-5
+    )
+
+
+def test_nt_xent_loss_with_several_positives_averages_them():
+    # Anchor a = (1, 0) with positives b = (0, 1) and d = (1, 0), negative
+    # c = (-1, 0), temperature 1: its denominator is e^0 + e^1 + e^-1, and
+    # it costs the mean of -log(e^0 / den) and -log(e^1 / den).
+    points = np.array([[1, 0], [0, 1], [-1, 0], [1, 0]], np.float32)
+    ids = np.array([0, 0, 1, 0])
+    den = 1 + np.e + np.exp(-1)
+    anchor_a = (np.log(den) + np.log(den) - 1) / 2
+    # b: similarities 0 (a), 0 (c), 0 (d): log 3 for each positive.
+    anchor_b = np.log(3)
+    # d is a twin of a.
+    expected = (anchor_a + anchor_b + anchor_a) / 3
+    assert float(nt_xent_loss(ids, points, temperature=1.0)) == pytest.approx(
+        expected, abs=1e-5
+    )
 
 
 def test_bad_margin():
@@ -58,3 +108,6 @@ def test_bad_margin():
         BatchHardTripletLoss(margin=0)
     with pytest.raises(InvalidArgumentError, match="margin"):
         InBatchContrastiveLoss(margin=-1)
+    for temperature in (0, -0.1, "0.1", True, None):
+        with pytest.raises(InvalidArgumentError, match="temperature"):
+            NTXentLoss(temperature=temperature)

@@ -7,7 +7,7 @@ import pytest
 import siamesekit
 from siamesekit.data import identity_batch_dataset
 from siamesekit.errors import InvalidArgumentError
-from siamesekit.losses import BatchHardTripletLoss, InBatchContrastiveLoss
+from siamesekit.losses import BatchHardTripletLoss, InBatchContrastiveLoss, NTXentLoss
 
 PAIR_METRICS = {"positive_distance", "negative_distance", "pair_accuracy", "auc"}
 
@@ -50,6 +50,16 @@ def test_fit_reports_pair_metrics_and_lowers_the_loss(rng):
     assert logs["loss"][-1] < logs["loss"][0]
     assert logs["negative_distance"][-1] > logs["positive_distance"][-1]
     assert model.threshold == 0.4  # half the margin
+
+
+def test_nt_xent_training_pulls_the_views_of_an_identity_together(rng):
+    images, labels = structured_images(rng)
+    model = siamesekit.SiameseModel(small_tower())
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=NTXentLoss(0.2))
+    history = model.fit(batches(images, labels, batches_per_epoch=4), epochs=6)
+    logs = history.history
+    assert logs["loss"][-1] < logs["loss"][0]
+    assert logs["negative_distance"][-1] > logs["positive_distance"][-1]
 
 
 def test_metrics_are_those_of_all_pairs_of_the_batch(rng):
