@@ -4,6 +4,9 @@ import pytest
 from siamesekit.arguments import check_integer
 from siamesekit.errors import InvalidArgumentError
 
+# Runs once, under TensorFlow: argument checks in plain Python.
+pytestmark = pytest.mark.backend_neutral
+
 
 def test_python_and_numpy_integers_come_back_as_python_ints():
     for value in (16, np.int64(16), np.int32(16), np.uint8(16)):

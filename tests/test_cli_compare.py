@@ -10,6 +10,10 @@ import pytest
 import siamesekit
 from siamesekit.cli import main
 
+# Runs once, under TensorFlow: the command's argument handling and output; the
+# Comparator it calls is tested on every backend in tests/comparator.
+pytestmark = pytest.mark.backend_neutral
+
 
 @pytest.fixture
 def files(tmp_path, rng):

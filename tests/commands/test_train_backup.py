@@ -10,6 +10,10 @@ from siamesekit import cli
 from siamesekit.evaluation import metrics
 from siamesekit.training import StopOnNaN
 
+# Runs once, under TensorFlow: the command around the recipe and its backup, which
+# tests/training/test_recipe.py and test_callbacks.py train and resume on every backend.
+pytestmark = pytest.mark.backend_neutral
+
 
 class Killed(Exception):
     pass

@@ -6,6 +6,10 @@ import pytest
 import siamesekit
 from siamesekit import cli
 
+# Runs once, under TensorFlow: the commands around the recipe and the metrics, which
+# tests/training and tests/evaluation run on every backend.
+pytestmark = pytest.mark.backend_neutral
+
 
 @pytest.fixture
 def faces(tmp_path):

@@ -13,6 +13,9 @@ from siamesekit.data.face_alignment import (
 )
 from siamesekit.errors import DatasetError, ImageError, InvalidArgumentError
 
+# Runs once, under TensorFlow: OpenCV and NumPy only.
+pytestmark = pytest.mark.backend_neutral
+
 
 def _similarity(points, angle_degrees, scale, shift):
     angle = np.deg2rad(angle_degrees)

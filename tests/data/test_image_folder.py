@@ -5,6 +5,9 @@ import pytest
 from siamesekit.data import load_image_folder, pair_dataset_from_directory
 from siamesekit.errors import DatasetError, ImageError, InvalidArgumentError
 
+# Runs once, under TensorFlow: file reading, the same on every backend.
+pytestmark = pytest.mark.backend_neutral
+
 
 def write_folder(root, identities=3, images_per_identity=2):
     for identity in range(identities):

@@ -4,6 +4,9 @@ import pytest
 from siamesekit.data import Augmentation, pair_dataset
 from siamesekit.errors import DatasetError, InvalidArgumentError
 
+# Runs once, under TensorFlow: NumPy and tf.data, the same on every backend.
+pytestmark = pytest.mark.backend_neutral
+
 
 def identity_images(counts, size=8):
     """Images whose every pixel is 10 * identity, so a pair's label can be read

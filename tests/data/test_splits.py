@@ -4,6 +4,9 @@ import pytest
 from siamesekit.data import split_by_identity
 from siamesekit.errors import DatasetError, InvalidArgumentError
 
+# Runs once, under TensorFlow: NumPy only.
+pytestmark = pytest.mark.backend_neutral
+
 
 def test_identities_never_cross_parts():
     labels = np.repeat([f"person{k}" for k in range(10)], 3)

@@ -7,7 +7,11 @@ from siamesekit.errors import DatasetError, InvalidArgumentError
 from siamesekit.evaluation import evaluate_verification, verification_metrics
 from siamesekit.evaluation.metrics import _pair_from_linear_index, all_pairs
 
+# Tests marked backend_neutral are NumPy only and run once, under TensorFlow;
+# the ones that embed with a model run on every backend.
 
+
+@pytest.mark.backend_neutral
 def test_metrics_of_a_hand_checked_example():
     # Sorted: 0.1 same, 0.35 different, 0.4 same, 0.8 different.
     # AUC: 3 of the 4 (same, different) pairs are ordered right.
@@ -20,6 +24,7 @@ def test_metrics_of_a_hand_checked_example():
     assert result.eer == pytest.approx(0.5)
 
 
+@pytest.mark.backend_neutral
 def test_eer_is_interpolated_between_roc_points():
     # A tie at 0.4 moves the ROC from (FPR 0, FNR .5) to (.5, 0) in one step;
     # the rates are equal halfway, at 0.25.
@@ -27,6 +32,7 @@ def test_eer_is_interpolated_between_roc_points():
     assert result.eer == pytest.approx(0.25)
 
 
+@pytest.mark.backend_neutral
 def test_perfect_separation():
     result = verification_metrics([0.1, 0.2, 0.5, 0.7], [1, 1, 0, 0])
     assert (result.auc, result.eer, result.accuracy) == (1.0, 0.0, 1.0)
@@ -34,6 +40,7 @@ def test_perfect_separation():
     assert "ROC AUC 1.0000" in result.summary()
 
 
+@pytest.mark.backend_neutral
 def test_one_kind_of_pair_or_nan_distances_raise():
     with pytest.raises(DatasetError, match="only one kind"):
         verification_metrics([0.1, 0.2], [1, 1])
@@ -60,6 +67,7 @@ def test_evaluate_all_pairs_with_an_object_that_embeds():
     assert not result.sampled
 
 
+@pytest.mark.backend_neutral
 def test_sampled_pairs_are_distinct_and_ordered():
     first, second, sampled = all_pairs(50, max_pairs=300, seed=0)
     assert sampled and len(first) == 300
@@ -119,11 +127,13 @@ def test_flip_averages_unit_embeddings_and_keeps_them_unit_length():
     np.testing.assert_allclose(embeddings, expected, atol=1e-5)
 
 
+@pytest.mark.backend_neutral
 def test_something_that_cannot_embed_is_rejected():
     with pytest.raises(InvalidArgumentError, match="embed"):
         evaluate_verification("model.keras", np.zeros((2, 4, 4, 1)), [0, 1])
 
 
+@pytest.mark.backend_neutral
 def test_counts_must_be_positive_integers():
     values = np.array([0.0, 1.0, 10.0, 12.0], np.float32)
     images = np.broadcast_to(values[:, None, None, None], (4, 3, 3, 1))

@@ -11,7 +11,12 @@ from siamesekit.errors import TrainingBackupError, TrainingDivergedError
 from siamesekit.training import StopOnNaN, remove_backup
 from siamesekit.training.recipe import TrainingConfig, train_verification_model
 
+# Tests marked backend_neutral check the backup's files and messages and run
+# once, under TensorFlow; the resume itself (weights, optimizer state, epoch)
+# runs on every backend in test_interrupted_training_resumes_from_its_last_epoch.
 
+
+@pytest.mark.backend_neutral
 def test_nan_loss_stops_training_with_a_clear_error():
     model = siamesekit.create_siamese_model(
         (8, 8, 1), backbone="small_cnn", weights=None, embedding_dim=4, dense_units=4
@@ -105,6 +110,7 @@ def interrupted_run(backup, epoch, size=8, config=TINY):
         )
 
 
+@pytest.mark.backend_neutral
 def test_a_kill_while_the_backup_is_written_keeps_the_previous_one(
     tmp_path, monkeypatch
 ):
@@ -136,6 +142,7 @@ def test_a_kill_while_the_backup_is_written_keeps_the_previous_one(
     assert not backup.exists()
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize(
     "damage, reason",
     [
@@ -163,6 +170,7 @@ def test_a_damaged_backup_says_how_to_start_over(tmp_path, damage, reason):
     assert (backup / next(iter(damage))).read_bytes() == next(iter(damage.values()))
 
 
+@pytest.mark.backend_neutral
 def test_a_restart_with_other_settings_lists_what_differs(tmp_path):
     backup = tmp_path / "backup"
     interrupted_run(backup, epoch=0)
@@ -179,6 +187,7 @@ def test_a_restart_with_other_settings_lists_what_differs(tmp_path):
     ) in str(caught.value)
 
 
+@pytest.mark.backend_neutral
 def test_a_backup_path_that_cannot_be_a_folder_is_refused_before_training(
     tmp_path,
 ):
@@ -200,6 +209,7 @@ def test_a_backup_path_that_cannot_be_a_folder_is_refused_before_training(
     assert os.listdir(tmp_path / "photos") == ["holiday.jpg"]
 
 
+@pytest.mark.backend_neutral
 def test_keep_backup_keeps_it_until_removed(tmp_path):
     backup = tmp_path / "backup"
     images, labels = tiny_images()
@@ -216,6 +226,7 @@ def test_keep_backup_keeps_it_until_removed(tmp_path):
     assert not backup.exists()
 
 
+@pytest.mark.backend_neutral
 def test_settings_left_without_weights_are_replaced_by_the_new_run(tmp_path):
     backup = tmp_path / "backup"
     backup.mkdir()

@@ -12,6 +12,10 @@ from siamesekit.evaluation import embed_images, evaluate_verification
 from siamesekit.training.recipe import TrainingConfig, train_verification_model
 
 
+# A learning bar: runs once, under TensorFlow. The identity-batch train step
+# it goes through is each backend's, tested on every backend in
+# tests/models/test_identity_batch_training.py.
+@pytest.mark.backend_neutral
 @pytest.mark.slow
 def test_recipe_verifies_new_people_without_collapsing(shared_data):
     faces = load_image_folder(shared_data / "orl_faces", size=(32, 28), channels=1)

@@ -217,6 +217,8 @@ def test_objective_rejects_unknown_metric():
         objective("val_accuracy")
 
 
+# keras-tuner's own inference of objectives: runs once, under TensorFlow.
+@pytest.mark.backend_neutral
 def test_keras_tuner_infers_loss_and_auc_but_not_pair_accuracy(tmp_path):
     # What the README says: plain strings work for val_loss and val_auc only.
     for name, direction in (("val_loss", "min"), ("val_auc", "max")):
@@ -318,9 +320,11 @@ def test_hyperband_runs_with_pair_accuracy_objective(pair_data, tmp_path):
     assert isinstance(tuner.get_best_models()[0], siamesekit.SiameseModel)
 
 
-# Tuning batch size and pairs per epoch in fit.
+# Tuning batch size and pairs per epoch in fit: keras-tuner's and the
+# hypermodel's Python, run once, under TensorFlow.
 
 
+@pytest.mark.backend_neutral
 def test_fit_uses_tuned_batch_size_and_forwards_callbacks(pair_data):
     train_x, train_y, _ = pair_data  # 32 pairs
     hypermodel = tiny_hypermodel(search_space={**TINY_SPACE, "batch_size": [8, 16]})
@@ -333,6 +337,7 @@ def test_fit_uses_tuned_batch_size_and_forwards_callbacks(pair_data):
     assert counter.batches_per_epoch == [32 // 8]
 
 
+@pytest.mark.backend_neutral
 def test_fit_runs_pairs_per_epoch_over_repeated_pairs(rng):
     images, labels = identity_images(rng)
     train_x, train_y = balanced_pairs(rng, images, labels, 12)
@@ -348,6 +353,7 @@ def test_fit_runs_pairs_per_epoch_over_repeated_pairs(rng):
     assert counter.batches_per_epoch == [3, 3]  # ceil(20 / 8)
 
 
+@pytest.mark.backend_neutral
 def test_fit_calls_a_data_function_with_the_tuned_batch_size(pair_data):
     train_x, train_y, _ = pair_data
     requested = []
@@ -367,6 +373,7 @@ def test_fit_calls_a_data_function_with_the_tuned_batch_size(pair_data):
     assert counter.batches_per_epoch == [12]
 
 
+@pytest.mark.backend_neutral
 def test_fit_refuses_to_tune_batch_size_of_a_ready_made_dataset(pair_data):
     train_x, train_y, _ = pair_data
     dataset = tf.data.Dataset.from_tensor_slices((train_x, train_y)).batch(8)
