@@ -18,11 +18,12 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test,jax,bench]" "torch==2.13.0"
 	touch $(STAMP)
 
-# The whole suite once per Keras backend.
+# The whole suite once per Keras backend, in two processes (pytest-xdist):
+# one test file at a time each, so that a file's fixtures are built once.
 test: $(addprefix test-,$(BACKENDS))
 
 $(addprefix test-,$(BACKENDS)): test-%: $(STAMP)
-	KERAS_BACKEND=$* $(BIN)/python -m pytest
+	KERAS_BACKEND=$* $(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Runs again as often as you like: --overwrite replaces the demo's own files
 # in demo_output (model.keras and the PNGs) and nothing else there.
