@@ -10,13 +10,15 @@ two originals never are, and the second photo of the same person, object or
 scene (the stereo pair of `stereo_motorcycle`) is a hard negative.
 
 The people, objects and photos are split in two halves. The duplicates model
-(`siamesekit.training.train_duplicates_model`) trains on the originals of
-the training half only; it never sees a copy made here. On the training half
-each method's threshold is chosen by one rule: the lowest threshold whose
-duplicate pairs have precision >= 0.95 (the highest precision if none
-reaches it; the scan from strict to loose stops once precision falls below
-0.5). Precision and recall of duplicate pairs are then measured on
-the test half, for:
+(`siamesekit.training.train_duplicates_model`) trains, without labels, on
+every photo of the training half's people, objects and scenes (all ten ORL
+photos of a person, all 50 COIL poses of an object; `--train-on originals`
+for the originals only); it never sees a copy made here, nor the test half.
+On the training half each method's threshold is chosen by one rule: the
+lowest threshold whose duplicate pairs have precision >= 0.95 (the highest
+precision if none reaches it; the scan from strict to loose stops once
+precision falls below 0.5). Precision and recall of duplicate pairs are then
+measured on the test half, for:
 
 (a) `find_duplicates` with the trained duplicates model;
 (b) `find_duplicates` with a random-weight VGG16 tower
@@ -32,6 +34,7 @@ that kind and precision over the found pairs that hold a copy of that kind.
 Usage:
     python benchmarks/bench_duplicates.py [--size 64] [--epochs 40]
         [--people 40] [--objects 20] [--seed 0] [--quick]
+        [--loss nt_xent] [--train-on groups|originals] [--batches-per-epoch N]
 """
 
 from __future__ import annotations
@@ -128,6 +131,31 @@ def read_originals(data: pathlib.Path, people: int, objects: int, photos: int, r
             pixels = cv2.imread(str(coil / f"obj{item}__{pose}.png"), 0)
             originals.append(Original(f"obj{item}", f"obj{item}_{pose}", pixels))
     return originals
+
+
+def group_images(data: pathlib.Path, originals, indices, folder: str) -> list[str]:
+    """Every photo of the groups of `indices`, unlabelled, written as files.
+
+    All ten ORL photos of each person and all 50 COIL poses of each object
+    (the originals among them), and the scikit photos themselves: what a
+    user's unlabelled folder would hold. No copy made here is among them.
+    """
+    groups = sorted({originals[index].group for index in indices})
+    paths = []
+    for group in groups:
+        members = [originals[i] for i in indices if originals[i].group == group]
+        source = source_of(members[0])
+        if source == "face":
+            files = [data / "orl_faces" / group / f"{k}.pgm" for k in range(1, 11)]
+        elif source == "object":
+            files = [data / "coil20_32px" / f"{group}__{k}.png" for k in range(50)]
+        else:
+            for member in members:
+                path = os.path.join(folder, f"{member.name}.png")
+                paths.append(write_image(path, member.pixels))
+            continue
+        paths.extend(str(file) for file in files)
+    return paths
 
 
 def make_copy(pixels: np.ndarray, kind: str, rng) -> tuple[np.ndarray, dict]:
@@ -260,11 +288,12 @@ def pairs_of_groups(groups) -> set[tuple[int, int]]:
 class EmbeddingMethod:
     def __init__(self, name, comparator):
         self.name, self.comparator = name, comparator
-        # Steps of 0.01, finer near 1, where the thresholds of random
-        # weights lie.
+        # Steps of 0.01 up to 0.9, then 120 steps that shrink towards 1
+        # (0.0018 wide at 0.98, 1e-7 near 0.999999), where the thresholds of
+        # trained and of random weights lie.
         self.grid = np.unique(
             np.concatenate(
-                [np.arange(-1.0, 0.99, 0.01), 1.0 - np.geomspace(1e-2, 1e-6, 40)]
+                [np.arange(-1.0, 0.9, 0.01), 1.0 - np.geomspace(0.1, 1e-6, 120)]
             )
         )
 
@@ -371,6 +400,25 @@ def parse_args(argv=None):
     parser.add_argument("--size", type=int, default=64, help="model input side")
     parser.add_argument("--vgg-size", type=int, default=64, help="VGG16 input side")
     parser.add_argument("--epochs", type=int, default=DUPLICATES_CONFIG.epochs)
+    parser.add_argument(
+        "--loss",
+        choices=("contrastive", "nt_xent", "triplet"),
+        default=DUPLICATES_CONFIG.loss,
+        help="the duplicates model's in-batch loss",
+    )
+    parser.add_argument(
+        "--train-on",
+        choices=("groups", "originals"),
+        default="groups",
+        help="train the duplicates model on every unlabelled photo of the "
+        "training half's people, objects and scenes, or on its originals only",
+    )
+    parser.add_argument(
+        "--batches-per-epoch",
+        type=int,
+        default=None,
+        help="training batches per epoch (default: one pass over the images)",
+    )
     parser.add_argument("--people", type=int, default=40, help="ORL people (<= 40)")
     parser.add_argument("--objects", type=int, default=20, help="COIL objects (<= 20)")
     parser.add_argument(
@@ -419,21 +467,35 @@ def main(argv=None) -> int:
             f"{len(train_items)} and {len(test_items)} images with the copies"
         )
 
-        train_originals = [item.path for item in train_items if item.kind == "original"]
+        if args.train_on == "groups":
+            os.makedirs(os.path.join(folder, "groups"))
+            train_images = group_images(
+                args.data, originals, train_indices, os.path.join(folder, "groups")
+            )
+        else:
+            train_images = [
+                item.path for item in train_items if item.kind == "original"
+            ]
         config = dataclasses.replace(
-            DUPLICATES_CONFIG, epochs=args.epochs, seed=args.seed
+            DUPLICATES_CONFIG,
+            epochs=args.epochs,
+            loss=args.loss,
+            batches_per_epoch=args.batches_per_epoch,
+            seed=args.seed,
         )
         training_started = time.perf_counter()
         model, _ = train_duplicates_model(
-            train_originals,
+            train_images,
             image_size=(args.size, args.size),
             config=config,
             verbose=0,
         )
         training_seconds = time.perf_counter() - training_started
+        what = "images of the training groups" if args.train_on == "groups" else ""
         print(
-            f"Trained the duplicates model on {len(train_originals)} originals "
-            f"({args.size}x{args.size}, {args.epochs} epochs) in "
+            f"Trained the duplicates model on {len(train_images)} "
+            f"{what or 'originals'} "
+            f"({args.size}x{args.size}, {args.epochs} epochs, {args.loss} loss) in "
             f"{training_seconds:.0f} s"
         )
         vgg = siamesekit.EmbeddingTower(

@@ -30,8 +30,8 @@ DUPLICATES_CONFIG = TrainingConfig(
     identities_per_batch=32,
     images_per_identity=2,
     learning_rate=2e-3,
-    loss="contrastive",
-    margin=None,
+    loss="nt_xent",
+    temperature=0.1,
     backbone="small_cnn",
     weights=None,
     pooling="flatten",
@@ -80,8 +80,9 @@ def train_duplicates_model(
         channels: `3` (RGB) or `1` (grey). Defaults to `3`.
         config: a `siamesekit.training.TrainingConfig`. Defaults to
             `DUPLICATES_CONFIG`: the `small_cnn` tower from random weights,
-            batches of 32 images with 2 views each, the all-pairs in-batch
-            contrastive loss, 40 epochs.
+            batches of 32 images with 2 views each, the NT-Xent loss of
+            SimCLR at temperature 0.1 (`siamesekit.losses.NTXentLoss`), 40
+            epochs.
         backup_dir: folder for a resumable backup, as in
             `train_verification_model`. Defaults to `None`.
         keep_backup: bool, keep the backup when this function returns.
