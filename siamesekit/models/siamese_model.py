@@ -87,7 +87,7 @@ class SiameseModel(BackendSteps, keras.Model):
     - **identity batches** `(images, identity_ids)`, typically P identities
       x K images from `siamesekit.data.identity_batch_dataset`, with an
       in-batch loss (`siamesekit.losses.BatchHardTripletLoss`,
-      `siamesekit.losses.InBatchContrastiveLoss`): each image is embedded
+      `InBatchContrastiveLoss` or `NTXentLoss`): each image is embedded
       once and all `N * (N - 1) / 2` pairs of the batch are scored.
 
     A loss that does not fit the batches raises `InvalidArgumentError`
@@ -266,8 +266,9 @@ class SiameseModel(BackendSteps, keras.Model):
             raise InvalidArgumentError(
                 f"The loss {_loss_name(loss)} scores {_PAIR_BATCHES}, but the "
                 f"model received {_IDENTITY_BATCHES}. Compile with "
-                "siamesekit.losses.BatchHardTripletLoss() or "
-                "InBatchContrastiveLoss() for identity batches, or feed pairs."
+                "siamesekit.losses.BatchHardTripletLoss(), "
+                "InBatchContrastiveLoss() or NTXentLoss() for identity "
+                "batches, or feed pairs."
             )
 
     def _update_metrics(self, loss, pairs):
