@@ -285,17 +285,18 @@ def pairs_of_groups(groups) -> set[tuple[int, int]]:
     }
 
 
+# Similarity thresholds: steps of 0.01 up to 0.9, then 120 steps that shrink
+# towards 1 (0.0018 wide at 0.98, 1e-7 near 0.999999), where the thresholds
+# of trained and of random weights lie.
+SIMILARITY_GRID = np.unique(
+    np.concatenate([np.arange(-1.0, 0.9, 0.01), 1.0 - np.geomspace(0.1, 1e-6, 120)])
+)
+
+
 class EmbeddingMethod:
     def __init__(self, name, comparator):
         self.name, self.comparator = name, comparator
-        # Steps of 0.01 up to 0.9, then 120 steps that shrink towards 1
-        # (0.0018 wide at 0.98, 1e-7 near 0.999999), where the thresholds of
-        # trained and of random weights lie.
-        self.grid = np.unique(
-            np.concatenate(
-                [np.arange(-1.0, 0.9, 0.01), 1.0 - np.geomspace(0.1, 1e-6, 120)]
-            )
-        )
+        self.grid = SIMILARITY_GRID
 
     def prepare(self, items):
         return build_index(self.comparator, [item.path for item in items])
@@ -491,10 +492,11 @@ def main(argv=None) -> int:
             verbose=0,
         )
         training_seconds = time.perf_counter() - training_started
-        what = "images of the training groups" if args.train_on == "groups" else ""
+        what = "images of the training groups"
+        if args.train_on == "originals":
+            what = "originals"
         print(
-            f"Trained the duplicates model on {len(train_images)} "
-            f"{what or 'originals'} "
+            f"Trained the duplicates model on {len(train_images)} {what} "
             f"({args.size}x{args.size}, {args.epochs} epochs, {args.loss} loss) in "
             f"{training_seconds:.0f} s"
         )

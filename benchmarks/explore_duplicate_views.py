@@ -11,8 +11,9 @@ scores every pair of the test half two ways, at the pair level (no groups):
   `--crop` of each side), either way round: a copy is a crop of its
   original, not the other way round, so the whole view of one side is kept.
 
-Each way's threshold is chosen on the training half as the loosest with
-pair precision >= 0.95, then precision and recall are measured on the test
+Each way's threshold is chosen on the training half by the benchmark's rule
+(`bench_duplicates.choose_threshold`: the loosest with pair precision >=
+0.95), then precision and recall are measured on the test
 half, overall and per copy kind, with the hard negatives found.
 
 Usage:
@@ -75,24 +76,15 @@ def similarities(comparator, items, crop: float):
     return one_view, best_view
 
 
-def pairs_at(matrix: np.ndarray, threshold: float) -> set[tuple[int, int]]:
-    rows, columns = np.nonzero(np.triu(matrix >= threshold, k=1))
-    return set(zip(rows.tolist(), columns.tolist()))
+class MatrixMethod:
+    """A similarity matrix's pairs, in the shape `bench.choose_threshold` takes."""
 
+    grid = bench.SIMILARITY_GRID
 
-def choose(matrix, truth, grid):
-    """The loosest threshold with pair precision >= 0.95 on these pairs."""
-    best = grid[-1]
-    for threshold in grid[::-1]:
-        found = pairs_at(matrix, threshold)
-        if not found:
-            continue
-        precision, _ = bench.precision_recall(found, truth)
-        if precision >= bench.TARGET_PRECISION:
-            best = threshold
-        elif precision < 0.5:
-            break
-    return best
+    @staticmethod
+    def pairs(matrix: np.ndarray, threshold: float) -> set[tuple[int, int]]:
+        rows, columns = np.nonzero(np.triu(matrix >= threshold, k=1))
+        return set(zip(rows.tolist(), columns.tolist()))
 
 
 def main(argv=None) -> int:
@@ -118,9 +110,6 @@ def main(argv=None) -> int:
     keras.utils.set_random_seed(args.seed)
     originals = bench.read_originals(args.data, people, objects, photos, rng)
     train_indices, test_indices = bench.split_groups(originals, rng)
-    grid = np.unique(
-        np.concatenate([np.arange(-1.0, 0.9, 0.01), 1.0 - np.geomspace(0.1, 1e-6, 120)])
-    )
     with tempfile.TemporaryDirectory() as folder:
         halves = {}
         for name, indices in (("train", train_indices), ("test", test_indices)):
@@ -157,8 +146,10 @@ def main(argv=None) -> int:
             f"{'hard neg.':>11}  per kind recall: " + " ".join(bench.COPY_KINDS)
         )
         for way, column in (("one view", 0), ("views", 1)):
-            threshold = choose(matrices["train"][column], train_truth, grid)
-            found = pairs_at(matrices["test"][column], threshold)
+            threshold = bench.choose_threshold(
+                MatrixMethod, matrices["train"][column], train_truth
+            )
+            found = MatrixMethod.pairs(matrices["test"][column], threshold)
             precision, recall = bench.precision_recall(found, test_truth)
             kinds = bench.per_kind(test_items, found, test_truth)
             print(
