@@ -34,7 +34,8 @@ that kind and precision over the found pairs that hold a copy of that kind.
 Usage:
     python benchmarks/bench_duplicates.py [--size 64] [--epochs 40]
         [--people 40] [--objects 20] [--seed 0] [--quick]
-        [--loss nt_xent] [--train-on groups|originals] [--batches-per-epoch N]
+        [--loss nt_xent] [--pooling flatten] [--train-on groups|originals]
+        [--batches-per-epoch N]
 """
 
 from __future__ import annotations
@@ -408,6 +409,12 @@ def parse_args(argv=None):
         help="the duplicates model's in-batch loss",
     )
     parser.add_argument(
+        "--pooling",
+        choices=("flatten", "avg", "max"),
+        default=DUPLICATES_CONFIG.pooling,
+        help="the duplicates model's pooling of the last feature map",
+    )
+    parser.add_argument(
         "--train-on",
         choices=("groups", "originals"),
         default="groups",
@@ -481,6 +488,7 @@ def main(argv=None) -> int:
             DUPLICATES_CONFIG,
             epochs=args.epochs,
             loss=args.loss,
+            pooling=args.pooling,
             batches_per_epoch=args.batches_per_epoch,
             seed=args.seed,
         )
