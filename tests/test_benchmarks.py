@@ -33,20 +33,25 @@ def test_gpu_script_runs_on_cpu_and_prints_its_ratios():
 DUPLICATES = SCRIPT.parent / "bench_duplicates.py"
 
 
-@pytest.mark.backend_neutral
-@pytest.mark.slow
-def test_duplicates_benchmark_runs_quickly_and_prints_its_tables(shared_data):
-    pytest.importorskip("imagehash")
+def run_quick(script, shared_data):
+    """Runs a benchmark script with `--quick` on the checkout's siamesekit."""
     # The checkout's siamesekit, also where another one is installed.
     root = str(SCRIPT.parents[1])
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
-    completed = subprocess.run(
-        [sys.executable, DUPLICATES, "--quick", "--data", str(shared_data)],
+    return subprocess.run(
+        [sys.executable, script, "--quick", "--data", str(shared_data)],
         capture_output=True,
         text=True,
         timeout=300,
         env={**os.environ, "PYTHONPATH": path},
     )
+
+
+@pytest.mark.backend_neutral
+@pytest.mark.slow
+def test_duplicates_benchmark_runs_quickly_and_prints_its_tables(shared_data):
+    pytest.importorskip("imagehash")
+    completed = run_quick(DUPLICATES, shared_data)
     assert completed.returncode == 0, completed.stderr[-2000:]
     for method in ("duplicates model", "random VGG16", "pHash", "dHash"):
         assert method in completed.stdout, completed.stdout
@@ -60,15 +65,7 @@ VIEWS = SCRIPT.parent / "explore_duplicate_views.py"
 @pytest.mark.backend_neutral
 @pytest.mark.slow
 def test_views_exploration_runs_quickly_and_prints_both_scorings(shared_data):
-    root = str(SCRIPT.parents[1])
-    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
-    completed = subprocess.run(
-        [sys.executable, VIEWS, "--quick", "--data", str(shared_data)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": path},
-    )
+    completed = run_quick(VIEWS, shared_data)
     assert completed.returncode == 0, completed.stderr[-2000:]
     lines = completed.stdout.splitlines()
     for way in ("one view", "views"):
