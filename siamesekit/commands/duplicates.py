@@ -19,9 +19,11 @@ _DESCRIPTION = """\
 Find groups of duplicate images under a folder (subfolders included):
 byte-identical copies, then near-duplicates (re-encoded, resized, cropped,
 recoloured ...) whose embeddings are at least --min-similarity similar to
-their group's first image. Nothing is deleted or moved; --report writes an
-HTML page with thumbnails and a difference heatmap per group to decide
-from."""
+their group's first image. With --verify, each such pair is kept only if
+its pixels line up once aligned by keypoints (a crop, a rescale, a small
+turn), so a looser --min-similarity finds more copies. Nothing is deleted
+or moved; --report writes an HTML page with thumbnails and a difference
+heatmap per group to decide from."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -38,6 +40,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=DEFAULT_MIN_SIMILARITY,
         help="least cosine similarity of a copy to its group's first image, "
         f"in [-1, 1] (default: {DEFAULT_MIN_SIMILARITY})",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="confirm each proposed pair by aligning its pixels "
+        "(siamesekit.search.GeometricCheck); slower, and lets a looser "
+        "--min-similarity find crops and rotations",
     )
     parser.add_argument("--report", help="write an HTML report here")
     parser.add_argument(
@@ -67,7 +76,10 @@ def run(args) -> int:
         )
     comparator = build_from_source(model_source(args), args.precision)
     report = find_duplicates(
-        args.folder, comparator, min_similarity=args.min_similarity
+        args.folder,
+        comparator,
+        min_similarity=args.min_similarity,
+        verify=args.verify,
     )
     written = None
     if args.report is not None:
@@ -77,9 +89,11 @@ def run(args) -> int:
     if args.json:
         print(strict_json(dict(report.as_dict(), report=written)))
         return 0
+    checked = ", each pair verified" if report.verify is not None else ""
     print(
         f"{len(report.groups)} groups, {report.num_duplicates} copies among "
-        f"{report.num_images} images (min similarity {report.min_similarity:g})"
+        f"{report.num_images} images (min similarity "
+        f"{report.min_similarity:g}{checked})"
     )
     for number, group in enumerate(report.groups, start=1):
         print(f"group {number}: {group.representative}")

@@ -144,6 +144,9 @@ def write_duplicates_report(
             "(--overwrite) to replace it, or choose another path."
         )
     shown = report.groups[:max_groups]
+    verified = ""
+    if report.verify is not None:
+        verified = ", each pair verified by its aligned pixels"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         "<title>Duplicate images</title>",
@@ -151,7 +154,8 @@ def write_duplicates_report(
         "<h1>Duplicate images</h1>",
         f"<div class='summary'>{len(report.groups)} groups, "
         f"{report.num_duplicates} copies among {report.num_images} images "
-        f"(minimum similarity {report.min_similarity:g}). The first image of "
+        f"(minimum similarity {report.min_similarity:g}{verified}). "
+        "The first image of "
         "each group is the one the others were matched against (not a "
         "suggestion of which to keep); nothing has been deleted or moved.",
     ]

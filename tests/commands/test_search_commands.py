@@ -111,6 +111,27 @@ def test_duplicates_prints_groups_and_writes_a_report(gallery, tmp_path, capsys)
     assert os.path.getsize(report) > 0
 
 
+@pytest.mark.backend_neutral  # the check is OpenCV; the model's use is above
+def test_duplicates_verify_keeps_only_copies_whose_pixels_line_up(gallery, capsys):
+    photos, model = str(gallery / "photos"), str(gallery / "m.keras")
+    # -1 proposes every pair; the check keeps the astronaut and its JPEG
+    # copy, and the rocket's byte copy is exact, found before any check.
+    arguments = ["duplicates", photos, "--model", model, "--min-similarity", "-1"]
+    assert main(arguments + ["--verify", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    groups = sorted(
+        sorted(os.path.relpath(member["id"], photos) for member in group["members"])
+        for group in result["groups"]
+    )
+    assert groups == [
+        ["astronaut.png", os.path.join("copies", "astronaut.jpg")],
+        [os.path.join("copies", "rocket.png"), "rocket.png"],
+    ]
+    assert result["verify"]["min_correlation"] == 0.68
+    assert main(arguments + ["--verify"]) == 0
+    assert "each pair verified" in capsys.readouterr().out
+
+
 @pytest.mark.backend_neutral
 @pytest.mark.parametrize(
     "arguments, message",
