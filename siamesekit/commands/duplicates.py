@@ -48,6 +48,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "(siamesekit.search.GeometricCheck); slower, and lets a looser "
         "--min-similarity find crops and rotations",
     )
+    parser.add_argument(
+        "--verify-below",
+        type=cosine,
+        default=None,
+        help="with --verify: keep pairs at least this similar without the "
+        "check, where the embeddings alone are sure (in [-1, 1])",
+    )
     parser.add_argument("--report", help="write an HTML report here")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing --report"
@@ -80,6 +87,7 @@ def run(args) -> int:
         comparator,
         min_similarity=args.min_similarity,
         verify=args.verify,
+        verify_below=args.verify_below,
     )
     written = None
     if args.report is not None:

@@ -38,15 +38,19 @@ from siamesekit.comparator import Comparator
 from siamesekit.data.image_folder import list_image_files
 from siamesekit.errors import DatasetError, InvalidArgumentError
 from siamesekit.models.model_file import load_model_file
-from siamesekit.search.geometric_check import GeometricCheck, check_geometric_check
+from siamesekit.search.geometric_check import GeometricCheck
 from siamesekit.search.index import Index
+from siamesekit.search.pair_verification import (
+    check_verify,
+    check_verify_below,
+    confirmed_pairs,
+    image_reader,
+)
 
 DEFAULT_MIN_SIMILARITY = 0.9
 # Pairs of near-duplicates held at once: 12 bytes each, so ~240 MB at most.
 DEFAULT_MAX_PAIRS = 20_000_000
 _QUERY_CHUNK = 2048
-# Images whose keypoints are kept while pairs are verified: ~0.2 MB each.
-_FEATURES_CACHED = 512
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +88,8 @@ class DuplicateReport:
         num_images: images searched (readable ones).
         min_similarity: the threshold used.
         verify: the `GeometricCheck` that confirmed each pair, or `None`.
+        verify_below: pairs at least this similar were kept unchecked, or
+            `None`.
     """
 
     groups: list
@@ -91,6 +97,7 @@ class DuplicateReport:
     num_images: int
     min_similarity: float
     verify: GeometricCheck | None = None
+    verify_below: float | None = None
 
     @property
     def num_duplicates(self) -> int:
@@ -103,6 +110,7 @@ class DuplicateReport:
             "num_images": self.num_images,
             "min_similarity": self.min_similarity,
             "verify": None if self.verify is None else self.verify.get_config(),
+            "verify_below": self.verify_below,
             "groups": [
                 {
                     "representative": group.representative,
@@ -177,54 +185,13 @@ def _neighbour_pairs(index: Index, nodes: list, min_similarity, max_pairs):
     return np.concatenate(sources), np.concatenate(targets), np.concatenate(scores)
 
 
-def _image_reader(nodes: list, image_of_id):
-    """A function from node position to its image; ids are paths if no map."""
-    if image_of_id is not None:
-        return lambda node: image_of_id[nodes[node]]
-    for image_id in nodes:
-        if not os.path.isfile(image_id):
-            raise InvalidArgumentError(
-                "verify= checks the pixels of each proposed pair, read again "
-                f"by id, and the id {image_id!r} is not an image file. Pass the "
-                "images themselves (a folder or a list) to find_duplicates, or "
-                "`images=` to group_duplicates."
-            )
-    return lambda node: nodes[node]
-
-
-def _confirmed(sources, targets, check: GeometricCheck, read) -> np.ndarray:
-    """Which `(source, target)` pairs the check confirms; each pair checked
-    once, its smaller node first."""
-    if not len(sources):
-        return np.zeros(0, bool)
-    first, second = np.minimum(sources, targets), np.maximum(sources, targets)
-    pairs, inverse = np.unique(
-        np.stack([first, second], axis=1), axis=0, return_inverse=True
-    )
-    cache = collections.OrderedDict()
-
-    def features(node):
-        if node in cache:
-            cache.move_to_end(node)
-            return cache[node]
-        cache[node] = check.features(read(node))
-        if len(cache) > _FEATURES_CACHED:
-            cache.popitem(last=False)
-        return cache[node]
-
-    confirmed = np.array(
-        [check.match(features(a), features(b)).matched for a, b in pairs.tolist()],
-        bool,
-    )
-    return confirmed[inverse.reshape(-1)]
-
-
 def group_duplicates(
     index: Index,
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
     *,
     max_pairs: int = DEFAULT_MAX_PAIRS,
     verify: GeometricCheck | bool | None = None,
+    verify_below: float | None = None,
     images=None,
 ) -> list:
     """Star groups of the images of an index (see the module docstring).
@@ -239,6 +206,9 @@ def group_duplicates(
             `GeometricCheck`, or `None` / `False` for none: each pair at least
             `min_similarity` similar is kept only if the check confirms it.
             Defaults to `None`.
+        verify_below: float in [-1, 1], with `verify`: pairs at least this
+            similar are kept without the check, where the embeddings alone
+            are sure enough. Defaults to `None`: every pair is checked.
         images: with `verify`, a mapping from each id to its image (path,
             bytes or array). Defaults to `None`: the ids are the paths.
 
@@ -247,12 +217,13 @@ def group_duplicates(
     """
     min_similarity = check_similarity("min_similarity", min_similarity)
     max_pairs = check_integer("max_pairs", max_pairs, minimum=1)
-    check = check_geometric_check(verify)
+    check = check_verify(verify)
+    verify_below = check_verify_below(verify_below, check)
     nodes, copies = _exact_classes(index)
     sources, targets, scores = _neighbour_pairs(index, nodes, min_similarity, max_pairs)
     if check is not None:
-        read = _image_reader(nodes, images)
-        keep = _confirmed(sources, targets, check, read)
+        read = image_reader(nodes, images)
+        keep = confirmed_pairs(sources, targets, scores, check, read, verify_below)
         sources, targets, scores = sources[keep], targets[keep], scores[keep]
     order = np.lexsort((targets, sources))
     sources, targets, scores = sources[order], targets[order], scores[order]
@@ -307,6 +278,7 @@ def find_duplicates(
     ids=None,
     max_pairs: int = DEFAULT_MAX_PAIRS,
     verify: GeometricCheck | bool | None = None,
+    verify_below: float | None = None,
 ) -> DuplicateReport:
     """Finds groups of exact and near-duplicate images.
 
@@ -334,12 +306,17 @@ def find_duplicates(
             finds crops and rotations that embeddings alone miss. With an
             `Index`, its ids must be the paths of the images. Defaults to
             `None`: embeddings only.
+        verify_below: float in [-1, 1], with `verify`: pairs at least this
+            similar are kept without the check (a threshold at which the
+            embeddings alone are precise, as `min_similarity` would be
+            without `verify`). Defaults to `None`: every pair is checked.
 
     Returns:
         A `DuplicateReport`.
     """
     min_similarity = check_similarity("min_similarity", min_similarity)
-    check = check_geometric_check(verify)
+    check = check_verify(verify)
+    verify_below = check_verify_below(verify_below, check)
     skipped, image_of_id = [], None
     if isinstance(images, Index):
         index = images
@@ -360,6 +337,13 @@ def find_duplicates(
                 else "`images` is empty: pass a folder or a list of images."
             )
     groups = group_duplicates(
-        index, min_similarity, max_pairs=max_pairs, verify=check, images=image_of_id
+        index,
+        min_similarity,
+        max_pairs=max_pairs,
+        verify=check,
+        verify_below=verify_below,
+        images=image_of_id,
     )
-    return DuplicateReport(groups, skipped, len(index), min_similarity, check)
+    return DuplicateReport(
+        groups, skipped, len(index), min_similarity, check, verify_below
+    )

@@ -142,6 +142,10 @@ def test_duplicates_verify_keeps_only_copies_whose_pixels_line_up(gallery, capsy
         (["duplicates", "{tmp}/none", "--model", "{model}"], "not a folder"),
         (["duplicates", "{photos}", "--min-similarity", "1.5"], "-1 to 1"),
         (
+            ["duplicates", "{photos}", "--model", "{model}", "--verify-below", "0.9"],
+            "verify is not set",
+        ),
+        (
             ["index", "{tmp}", "--out", "{tmp}/g.index", "--model", "{model}"],
             "no image",
         ),

@@ -143,14 +143,55 @@ def test_find_duplicates_keeps_only_the_pairs_the_check_confirms(tmp_path):
 
 def test_find_duplicates_checks_images_given_as_arrays_by_their_ids():
     images = [CAMERA, _turned(CAMERA, 4.0), skimage.data.coins()]
-    report = find_duplicates(
-        images,
-        _pixel_comparator(),
-        ids=["camera", "turned", "coins"],
-        min_similarity=-1.0,
-        verify=GeometricCheck(min_correlation=0.5),
-    )
-    assert [sorted(group.ids) for group in report.groups] == [["camera", "turned"]]
+    ids = ["camera", "turned", "coins"]
+
+    def groups(verify):
+        report = find_duplicates(
+            images, _pixel_comparator(), ids=ids, min_similarity=-1.0, verify=verify
+        )
+        return [sorted(group.ids) for group in report.groups]
+
+    assert groups(True) == [["camera", "turned"]]
+    # A check of one's own is the one used: turning resamples the pixels, so
+    # the turned copy correlates well below 0.999.
+    assert groups(GeometricCheck(min_correlation=0.999)) == []
+
+
+def test_pairs_similar_enough_skip_the_check():
+    images = [CAMERA, _turned(CAMERA, 4.0), skimage.data.coins()]
+    ids = ["camera", "turned", "coins"]
+    comparator = _pixel_comparator()
+    embeddings = comparator.embed(images)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    turned_similarity = float(embeddings[0] @ embeddings[1])
+    assert turned_similarity > max(embeddings[2] @ embeddings[:2].T)
+    # A check that rejects every pair here (see above), so whatever is
+    # grouped was kept unchecked, for being at least verify_below similar.
+    strict = GeometricCheck(min_correlation=0.999)
+
+    def groups(verify_below):
+        report = find_duplicates(
+            images,
+            comparator,
+            ids=ids,
+            min_similarity=-1.0,
+            verify=strict,
+            verify_below=verify_below,
+        )
+        assert report.as_dict()["verify_below"] == verify_below
+        return [sorted(group.ids) for group in report.groups]
+
+    assert groups(turned_similarity - 1e-4) == [["camera", "turned"]]
+    assert groups(-1.0) == [["camera", "coins", "turned"]]
+    assert groups(1.0) == []
+
+
+@pytest.mark.parametrize(
+    "arguments", [{"verify_below": 0.9}, {"verify": True, "verify_below": 2.0}]
+)
+def test_verify_below_needs_verify_and_a_cosine(arguments):
+    with pytest.raises(InvalidArgumentError, match="verify_below"):
+        find_duplicates(Index(dim=3), **arguments)
 
 
 def test_verifying_an_index_whose_ids_are_not_files_is_a_clear_error():
