@@ -302,7 +302,7 @@ def find_duplicates(
         verify: `True` to confirm each pair the embeddings propose with a
             `siamesekit.search.GeometricCheck` (its pixels aligned by
             keypoints and correlated), or a `GeometricCheck` of your own;
-            then a looser `min_similarity` (the README's benchmark: 0.5)
+            then a looser `min_similarity` (the README's benchmark: 0.52)
             finds crops and rotations that embeddings alone miss. With an
             `Index`, its ids must be the paths of the images. Defaults to
             `None`: embeddings only.
