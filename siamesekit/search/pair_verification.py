@@ -8,7 +8,7 @@ image proposed with many others is read and described once.
 
 from __future__ import annotations
 
-import collections
+import functools
 import os
 
 import numpy as np
@@ -70,16 +70,10 @@ def confirmed_pairs(
     keep = np.zeros(len(pairs), bool)
     if verify_below is not None:
         keep = pair_scores >= verify_below
-    cache = collections.OrderedDict()
 
+    @functools.lru_cache(maxsize=_FEATURES_CACHED)
     def features(node):
-        if node in cache:
-            cache.move_to_end(node)
-            return cache[node]
-        cache[node] = check.features(read(node))
-        if len(cache) > _FEATURES_CACHED:
-            cache.popitem(last=False)
-        return cache[node]
+        return check.features(read(node))
 
     for position in np.flatnonzero(~keep).tolist():
         a, b = pairs[position].tolist()
