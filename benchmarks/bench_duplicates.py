@@ -322,6 +322,10 @@ class EmbeddingMethod:
     def describe(threshold):
         return f"similarity >= {threshold:.4f}"
 
+    def summary(self, prepared, seconds) -> str | None:
+        """A line on how the last `pairs` call went, or `None`."""
+        return None
+
 
 class RememberingCheck(GeometricCheck):
     """A `GeometricCheck` that remembers each image and pair it has seen.
@@ -403,6 +407,12 @@ class VerifiedMethod(EmbeddingMethod):
             text += f", unchecked >= {self.verify_below:.4f}"
         return text
 
+    def summary(self, prepared, seconds):
+        return (
+            f"{self.name}: {prepared[2].pairs_checked} proposed pairs of the "
+            f"test half checked in {seconds:.0f} s"
+        )
+
 
 class HashMethod:
     def __init__(self, name, function, fixed=None):
@@ -429,6 +439,9 @@ class HashMethod:
     @staticmethod
     def describe(threshold):
         return f"Hamming <= {threshold}"
+
+    def summary(self, prepared, seconds):
+        return None
 
 
 def true_pairs(items) -> set[tuple[int, int]]:
@@ -648,12 +661,9 @@ def main(argv=None) -> int:
             for how, value in settings:
                 checking = time.perf_counter()
                 found = method.pairs(tested, value)
-                if isinstance(method, VerifiedMethod):
-                    print(
-                        f"{method.name}: {tested[2].pairs_checked} proposed pairs "
-                        f"of the test half checked in "
-                        f"{time.perf_counter() - checking:.0f} s"
-                    )
+                summary = method.summary(tested, time.perf_counter() - checking)
+                if summary:
+                    print(summary)
                 precision, recall = precision_recall(found, test_truth)
                 rows.append(
                     (

@@ -57,18 +57,3 @@ def test_duplicates_benchmark_runs_quickly_and_prints_its_tables(shared_data):
         assert method in completed.stdout, completed.stdout
     assert "Hamming <= 10 (usual)" in completed.stdout
     assert "Per copy kind" in completed.stdout
-
-
-VIEWS = SCRIPT.parent / "explore_duplicate_views.py"
-
-
-@pytest.mark.backend_neutral
-@pytest.mark.slow
-def test_views_exploration_runs_quickly_and_prints_both_scorings(shared_data):
-    completed = run_quick(VIEWS, shared_data)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    lines = completed.stdout.splitlines()
-    for way in ("one view", "views"):
-        row = next(line for line in lines if line.startswith(way + " "))
-        precision, recall = (float(value) for value in row.split()[-9:-7])
-        assert 0 <= recall <= 1 and (precision != precision or 0 <= precision <= 1)

@@ -218,6 +218,44 @@ class GeometricCheck:
         matched = correlation >= self.min_correlation
         return GeometricMatch(bool(matched), inliers, correlation, transform)
 
+    def align(self, first, second) -> tuple[GeometricMatch, np.ndarray | None]:
+        """Checks a pair and puts `second`'s pixels where `first` has them.
+
+        Args:
+            first: an image (path, encoded bytes, array).
+            second: the same, for the other image.
+
+        Returns:
+            The pair's `GeometricMatch`, and `second` as float32 RGB warped
+            by its transform onto `first`'s frame at `first`'s own size
+            (black where `second` has no pixels), or `None` when no
+            transform was found. A difference heatmap of `first` against
+            the warped image shows what changed, not where the copy moved.
+
+        Raises:
+            siamesekit.errors.ImageError: an image cannot be read.
+        """
+        first_rgb = load_image(first, channels=3)
+        second_rgb = load_image(second, channels=3)
+        match = self.match(first_rgb, second_rgb)
+        if match.transform is None:
+            return match, None
+        # The transform maps working pixels to working pixels; each image's
+        # working size is its own size times side / its longer side.
+        first_factor = self.side / max(first_rgb.shape[:2])
+        second_factor = self.side / max(second_rgb.shape[:2])
+        native = match.transform.copy()
+        native[:, :2] *= first_factor / second_factor
+        native[:, 2] /= second_factor
+        height, width = first_rgb.shape[:2]
+        warped = cv2.warpAffine(
+            second_rgb,
+            native,
+            (width, height),
+            flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
+        )
+        return match, warped
+
     def _as_features(self, image) -> ImageFeatures:
         if isinstance(image, ImageFeatures):
             return image

@@ -83,8 +83,9 @@ def _figure(image_id: str, caption: str, tags: list) -> str:
     )
 
 
-def _heatmap_section(group, comparator: Comparator | None) -> str:
-    """The representative against its closest non-identical copy."""
+def _heatmap_section(group, comparator: Comparator | None, check) -> str:
+    """The representative against its closest non-identical copy; with a
+    `GeometricCheck`, the copy is first warped onto the representative."""
     candidates = [
         (image_id, similarity)
         for image_id, similarity, exact in zip(
@@ -97,8 +98,19 @@ def _heatmap_section(group, comparator: Comparator | None) -> str:
     if comparator is None or not comparator.supports_network_heatmaps:
         return ""
     member, similarity = candidates[0]
+    aligned = ""
     try:
-        result = comparator.compare(group.representative, member)
+        second = member
+        if check is not None:
+            match, warped = check.align(group.representative, member)
+            if warped is not None:
+                second = warped
+                aligned = (
+                    f" The copy was aligned first (scale {match.scale:.2f}, "
+                    f"turned {match.rotation_degrees:.1f}&deg;); black = "
+                    "outside it."
+                )
+        result = comparator.compare(group.representative, second)
     except (ImageError, OSError) as error:
         return f'<div class="note">No heatmap: {html.escape(str(error))}</div>'
     regions = len(result.regions)
@@ -111,7 +123,7 @@ def _heatmap_section(group, comparator: Comparator | None) -> str:
         + '" alt="difference heatmap"><figcaption><span class="score">'
         "where they differ</span><br>"
         f"{html.escape(os.path.basename(member))} against the representative: "
-        f"{where} (red = differs)</figcaption></figure>"
+        f"{where} (red = differs).{aligned}</figcaption></figure>"
     )
 
 
@@ -178,7 +190,8 @@ def write_duplicates_report(
             else:
                 tags = ["exact"] if exact else []
                 parts.append(_figure(image_id, f"similarity {similarity:.3f}", tags))
-        parts.append(_heatmap_section(group, comparator) + "</div></div>")
+        heatmap = _heatmap_section(group, comparator, report.verify)
+        parts.append(heatmap + "</div></div>")
     if report.skipped:
         parts.append("<h2>Files that could not be read</h2><ul>")
         parts += [

@@ -43,6 +43,24 @@ def test_a_crop_is_found_at_the_scale_it_was_cut(check):
     np.testing.assert_allclose(corner, [0.0, 0.0], atol=1.5)
 
 
+def test_align_puts_a_crop_back_where_it_was_cut(check):
+    crop = CAMERA[51:461, 40:450]
+    match, warped = check.align(CAMERA, crop)
+    assert match.matched and warped.shape == (512, 512, 3)
+    # The crop's pixel (x, y) is the original's (x + 40, y + 51): warped
+    # back, the original's pixels inside the cut, black outside it.
+    inside = warped[61:451, 50:440, 0]
+    error = np.abs(inside - CAMERA[61:451, 50:440]).mean()
+    assert error < 4.0  # of 255 (1.2 measured); shifted 3 pixels: 13
+    assert warped[:45].max() == 0 and warped[:, 456:].max() == 0
+
+
+def test_align_gives_no_image_when_nothing_lines_up(check):
+    flat = np.full((64, 64), 128, np.uint8)
+    match, warped = check.align(CAMERA, flat)
+    assert not match.matched and warped is None
+
+
 def test_a_turned_copy_is_found_with_its_angle(check):
     match = check.match(CAMERA, _turned(CAMERA, 5.0))
     assert match.matched
