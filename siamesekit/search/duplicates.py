@@ -204,8 +204,9 @@ def group_duplicates(
             up with an error. Defaults to `20_000_000` (~240 MB).
         verify: `True` (a default `siamesekit.search.GeometricCheck`), a
             `GeometricCheck`, or `None` / `False` for none: each pair at least
-            `min_similarity` similar is kept only if the check confirms it.
-            Defaults to `None`.
+            `min_similarity` similar is kept only if the check confirms it,
+            with a progress bar of the pairs checked when the index's
+            comparator shows one (its `progress`). Defaults to `None`.
         verify_below: float in [-1, 1], with `verify`: pairs at least this
             similar are kept without the check, where the embeddings alone
             are sure enough. Defaults to `None`: every pair is checked.
@@ -223,7 +224,11 @@ def group_duplicates(
     sources, targets, scores = _neighbour_pairs(index, nodes, min_similarity, max_pairs)
     if check is not None:
         read = image_reader(nodes, images)
-        keep = confirmed_pairs(sources, targets, scores, check, read, verify_below)
+        # The check's progress bar shows as the comparator's does.
+        progress = getattr(index.comparator, "progress", "auto")
+        keep = confirmed_pairs(
+            sources, targets, scores, check, read, verify_below, progress
+        )
         sources, targets, scores = sources[keep], targets[keep], scores[keep]
     order = np.lexsort((targets, sources))
     sources, targets, scores = sources[order], targets[order], scores[order]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 
+import keras
 import numpy as np
 
 from siamesekit.arguments import check_similarity
@@ -19,6 +20,7 @@ from siamesekit.search.geometric_check import GeometricCheck
 
 # Images whose keypoints are kept while pairs are verified: ~0.2 MB each.
 _FEATURES_CACHED = 512
+_AUTO_PROGRESS_PAIRS = 256  # as the comparator's "auto" bar for images
 
 
 def check_verify(verify) -> GeometricCheck | None:
@@ -51,11 +53,12 @@ def image_reader(nodes: list, image_of_id):
 
 
 def confirmed_pairs(
-    sources, targets, scores, check: GeometricCheck, read, verify_below
+    sources, targets, scores, check: GeometricCheck, read, verify_below, progress
 ) -> np.ndarray:
     """Which `(source, target)` pairs to keep: those at least `verify_below`
     similar, and those the check confirms. Each pair is checked once, its
-    smaller node first."""
+    smaller node first; `progress` (True, False, "auto": over 256 pairs)
+    shows a progress bar of the pairs checked."""
     if not len(sources):
         return np.zeros(0, bool)
     first, second = np.minimum(sources, targets), np.maximum(sources, targets)
@@ -75,10 +78,22 @@ def confirmed_pairs(
     def features(node):
         return check.features(read(node))
 
-    for position in np.flatnonzero(~keep).tolist():
+    to_check = np.flatnonzero(~keep).tolist()
+    bar = _progress_bar(len(to_check), progress)
+    for done, position in enumerate(to_check, start=1):
         a, b = pairs[position].tolist()
         keep[position] = check.match(features(a), features(b)).matched
+        if bar is not None:
+            bar.update(done)
     return keep[inverse]
+
+
+def _progress_bar(total: int, progress):
+    if progress == "auto":
+        progress = total > _AUTO_PROGRESS_PAIRS
+    if not progress:
+        return None
+    return keras.utils.Progbar(total, unit_name="pair")
 
 
 def check_verify_below(verify_below, check):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import skimage.data
 
+import siamesekit
 from siamesekit.errors import ImageError, InvalidArgumentError
 from siamesekit.search import GeometricCheck, Index, find_duplicates
 from tests.search.test_index import _pixel_comparator
@@ -157,6 +158,18 @@ def test_find_duplicates_keeps_only_the_pairs_the_check_confirms(tmp_path):
         [paths["camera.png"], paths["camera_crop.png"], paths["camera_turned.png"]]
     )
     assert report.as_dict()["verify"] == GeometricCheck().get_config()
+
+
+def test_the_check_shows_a_progress_bar_when_the_comparator_does(tmp_path, capsys):
+    _gallery(tmp_path)
+    quiet = _pixel_comparator()
+    loud = siamesekit.Comparator(quiet.tower, progress=True)
+    for comparator, bar in ((quiet, False), (loud, True)):
+        capsys.readouterr()
+        find_duplicates(str(tmp_path), comparator, min_similarity=-1.0, verify=True)
+        # 5 images, every pair proposed: 10 pairs checked.
+        out = capsys.readouterr().out
+        assert ("10/10" in out and "/pair" in out) is bar
 
 
 def test_find_duplicates_checks_images_given_as_arrays_by_their_ids():
