@@ -227,10 +227,11 @@ class GeometricCheck:
 
         Returns:
             The pair's `GeometricMatch`, and `second` as float32 RGB warped
-            by its transform onto `first`'s frame at `first`'s own size
-            (black where `second` has no pixels), or `None` when no
-            transform was found. A difference heatmap of `first` against
-            the warped image shows what changed, not where the copy moved.
+            by its transform onto `first`'s frame at `first`'s own size,
+            with `first`'s own pixels where `second` has none (outside a
+            crop, the corners of a turn), or `None` when no transform was
+            found. A difference heatmap of `first` against this image shows
+            what changed inside the copy, not where the copy moved or ends.
 
         Raises:
             siamesekit.errors.ImageError: an image cannot be read.
@@ -252,7 +253,9 @@ class GeometricCheck:
             second_rgb,
             native,
             (width, height),
+            dst=first_rgb.copy(),
             flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_TRANSPARENT,
         )
         return match, warped
 

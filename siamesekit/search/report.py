@@ -107,8 +107,8 @@ def _heatmap_section(group, comparator: Comparator | None, check) -> str:
                 second = warped
                 aligned = (
                     f" The copy was aligned first (scale {match.scale:.2f}, "
-                    f"turned {match.rotation_degrees:.1f}&deg;); black = "
-                    "outside it."
+                    f"turned {match.rotation_degrees:.1f}&deg;); outside it, "
+                    "the representative's own pixels."
                 )
         result = comparator.compare(group.representative, second)
     except (ImageError, OSError) as error:
