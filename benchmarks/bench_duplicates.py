@@ -36,7 +36,9 @@ measured on the test half, for:
 A pair counts as found by `find_duplicates` when both images are in one
 group; a hash finds every pair within its Hamming distance (as imagededup
 reports them). Per copy kind, recall is over the (original, copy) pairs of
-that kind and precision over the found pairs that hold a copy of that kind.
+that kind and precision over the found pairs that hold a copy of that kind;
+per source (scikit photos, faces, objects) the same, by where the originals
+come from.
 
 Usage:
     python benchmarks/bench_duplicates.py [--size 64] [--epochs 40]
@@ -493,6 +495,36 @@ def per_kind(items, found, truth):
     return rows
 
 
+SOURCES = ("photo", "face", "object")
+
+
+def per_source(items, originals, found, truth):
+    """Precision / recall by where the originals come from: recall over the
+    duplicate pairs of that source, precision over the found pairs with an
+    image of it (a false pair of a face and an object counts for both)."""
+    source = [source_of(originals[item.original]) for item in items]
+    rows = []
+    for name in SOURCES:
+        source_truth = {pair for pair in truth if source[pair[0]] == name}
+        source_found = {
+            pair for pair in found if name in (source[pair[0]], source[pair[1]])
+        }
+        hits = len(source_found & truth)
+        precision = hits / len(source_found) if source_found else float("nan")
+        rows.append(
+            (
+                name,
+                precision,
+                (
+                    len(found & source_truth) / len(source_truth)
+                    if source_truth
+                    else float("nan")
+                ),
+            )
+        )
+    return rows
+
+
 def hard_negatives(items, originals) -> set[tuple[int, int]]:
     """Pairs of an original and another original (or its copy) of one group."""
     return {
@@ -501,6 +533,15 @@ def hard_negatives(items, originals) -> set[tuple[int, int]]:
         if items[a].original != items[b].original
         and originals[items[a].original].group == originals[items[b].original].group
     }
+
+
+def print_breakdown(title, columns, table):
+    """One row per method of `(column, precision, recall)` cells."""
+    print(f"\n{title} (precision / recall on the test half):")
+    print("  ".join(["method".ljust(42)] + [column.ljust(11) for column in columns]))
+    for name, values in table.items():
+        cells = [f"{p:.2f} / {r:.2f}".ljust(11) for _, p, r in values]
+        print("  ".join([name.ljust(42)] + cells))
 
 
 # Main ------------------------------------------------------------------------
@@ -649,7 +690,7 @@ def main(argv=None) -> int:
         ]
         train_truth, test_truth = true_pairs(train_items), true_pairs(test_items)
         test_hard = hard_negatives(test_items, originals)
-        rows, kinds = [], {}
+        rows, kinds, sources = [], {}, {}
         for method in methods:
             prepared = method.prepare(train_items)
             threshold = method.choose(prepared, train_truth)
@@ -678,6 +719,10 @@ def main(argv=None) -> int:
                     kinds[f"{method.name}, {how}"] = per_kind(
                         test_items, found, test_truth
                     )
+                if how == "chosen":
+                    sources[method.name] = per_source(
+                        test_items, originals, found, test_truth
+                    )
 
     print(
         f"\nTest half: {len(test_items)} images, {len(test_truth)} duplicate "
@@ -699,11 +744,10 @@ def main(argv=None) -> int:
                 )
             )
         )
-    print("\nPer copy kind (precision / recall on the test half):")
-    print("  ".join(["method".ljust(42)] + [kind.ljust(11) for kind in COPY_KINDS]))
-    for name, values in kinds.items():
-        cells = [f"{p:.2f} / {r:.2f}".ljust(11) for _, p, r in values]
-        print("  ".join([name.ljust(42)] + cells))
+    print_breakdown("Per copy kind", COPY_KINDS, kinds)
+    print_breakdown(
+        "Per source of the originals, COIL objects at 32x32", SOURCES, sources
+    )
     print(f"\nTotal {time.perf_counter() - started:.0f} s")
     return 0
 

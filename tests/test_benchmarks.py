@@ -57,3 +57,4 @@ def test_duplicates_benchmark_runs_quickly_and_prints_its_tables(shared_data):
         assert method in completed.stdout, completed.stdout
     assert "Hamming <= 10 (usual)" in completed.stdout
     assert "Per copy kind" in completed.stdout
+    assert "Per source of the originals" in completed.stdout
