@@ -511,17 +511,12 @@ def per_source(items, originals, found, truth):
         }
         hits = len(source_found & truth)
         precision = hits / len(source_found) if source_found else float("nan")
-        rows.append(
-            (
-                name,
-                precision,
-                (
-                    len(found & source_truth) / len(source_truth)
-                    if source_truth
-                    else float("nan")
-                ),
-            )
+        recall = (
+            len(found & source_truth) / len(source_truth)
+            if source_truth
+            else float("nan")
         )
+        rows.append((name, precision, recall))
     return rows
 
 

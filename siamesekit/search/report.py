@@ -103,7 +103,9 @@ def _heatmap_section(group, comparator: Comparator | None, check) -> str:
         second = member
         if check is not None:
             match, warped = check.align(group.representative, member)
-            if warped is not None:
+            # A pair kept unchecked (verify_below) may align poorly: only a
+            # transform the check confirms moves the copy.
+            if warped is not None and match.matched:
                 second = warped
                 aligned = (
                     f" The copy was aligned first (scale {match.scale:.2f}, "
