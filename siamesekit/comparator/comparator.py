@@ -21,9 +21,7 @@ from siamesekit.errors import ImageError, InvalidArgumentError
 from siamesekit.layers.embedding_tower import EmbeddingTower
 from siamesekit.models.model_file import load_model_file
 from siamesekit.models.siamese_model import SiameseModel
-
-# Runs longer than this many images show a progress bar when progress="auto".
-_AUTO_PROGRESS_IMAGES = 256
+from siamesekit.progress import progress_bar
 
 
 def _as_image_list(images, argument: str) -> list:
@@ -216,12 +214,7 @@ class Comparator:
         return decode_ahead(sources, self.load, lookahead=2 * self.batch_size)
 
     def _progress_bar(self, total: int):
-        show = self.progress
-        if show == "auto":
-            show = total > _AUTO_PROGRESS_IMAGES
-        if not show:
-            return None
-        return keras.utils.Progbar(total, unit_name="image")
+        return progress_bar(total, self.progress, unit_name="image")
 
     # Embeddings and scores ----------------------------------------------
 

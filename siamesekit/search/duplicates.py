@@ -224,7 +224,6 @@ def group_duplicates(
     sources, targets, scores = _neighbour_pairs(index, nodes, min_similarity, max_pairs)
     if check is not None:
         read = image_reader(nodes, images)
-        # The check's progress bar shows as the comparator's does.
         progress = getattr(index.comparator, "progress", "auto")
         keep = confirmed_pairs(
             sources, targets, scores, check, read, verify_below, progress

@@ -11,16 +11,15 @@ from __future__ import annotations
 import functools
 import os
 
-import keras
 import numpy as np
 
 from siamesekit.arguments import check_similarity
 from siamesekit.errors import InvalidArgumentError
+from siamesekit.progress import progress_bar
 from siamesekit.search.geometric_check import GeometricCheck
 
 # Images whose keypoints are kept while pairs are verified: ~0.2 MB each.
 _FEATURES_CACHED = 512
-_AUTO_PROGRESS_PAIRS = 256  # as the comparator's "auto" bar for images
 
 
 def check_verify(verify) -> GeometricCheck | None:
@@ -79,21 +78,13 @@ def confirmed_pairs(
         return check.features(read(node))
 
     to_check = np.flatnonzero(~keep).tolist()
-    bar = _progress_bar(len(to_check), progress)
+    bar = progress_bar(len(to_check), progress, unit_name="pair")
     for done, position in enumerate(to_check, start=1):
         a, b = pairs[position].tolist()
         keep[position] = check.match(features(a), features(b)).matched
         if bar is not None:
             bar.update(done)
     return keep[inverse]
-
-
-def _progress_bar(total: int, progress):
-    if progress == "auto":
-        progress = total > _AUTO_PROGRESS_PAIRS
-    if not progress:
-        return None
-    return keras.utils.Progbar(total, unit_name="pair")
 
 
 def check_verify_below(verify_below, check):
