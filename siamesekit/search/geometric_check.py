@@ -20,10 +20,18 @@ copy, once put back in place, still line up with the original's. So:
    JPEG noise and fine texture are filtered away, while the shapes that make
    one photo differ from another (a face's expression, a pose) remain.
 
+   A thumbnail is the exception. When either image is under 64 pixels on
+   its longer side, the working size holds little but interpolation, and the
+   two are compared at the thumbnail's own resolution instead: the image that
+   shows the content smaller is the frame, the other is blurred to its scale
+   and warped onto it, and both are high-passed (less their Gaussian blur of
+   sigma 1.5 pixels) rather than band-passed.
+
 The pair is a match when at least `min_inliers` keypoint matches agree on the
-transform and the correlation is at least `min_correlation`. Another photo of
-the same person or object from nearly the same place is the hard case: it
-aligns, but correlates less than a copy does.
+transform and the correlation is at least `min_correlation` (for thumbnails,
+`min_small_correlation`). Another photo of the same person or object from
+nearly the same place is the hard case: it aligns, but correlates less than a
+copy does.
 
 Reference:
     Lowe, "Distinctive Image Features from Scale-Invariant Keypoints", IJCV
@@ -40,9 +48,11 @@ import numpy as np
 from siamesekit.arguments import check_integer, check_similarity
 from siamesekit.data.images import load_image
 
-# Chosen on the training half of `benchmarks/bench_duplicates.py`: the
-# loosest correlation whose pairs there kept precision >= 0.95.
-DEFAULT_MIN_CORRELATION = 0.68
+# Chosen on the training half of `benchmarks/bench_duplicates.py`, for the
+# pairs with a thumbnail and for the others apart: the loosest correlation
+# (in steps of 0.01) whose pairs there kept precision >= 0.95.
+DEFAULT_MIN_CORRELATION = 0.69
+DEFAULT_MIN_SMALL_CORRELATION = 0.78
 DEFAULT_MIN_INLIERS = 3
 DEFAULT_SIDE = 224
 _RATIO = 0.8  # Lowe's ratio test
@@ -55,6 +65,11 @@ _BAND = (1.5, 5.0)  # sigmas of the difference of Gaussians, in working pixels
 # Overlaps smaller than this share of the first image say too little.
 _MIN_OVERLAP = 0.2
 _BORDER = 7  # pixels eroded from the overlap: warping blurs its edge
+# Images under this many pixels on their longer side are thumbnails, compared
+# at their own resolution; chosen with the thresholds on the training half.
+_SMALL_SIDE = 64
+_SMALL_HIGH_PASS = 1.5  # sigma of the blur a thumbnail's comparison removes
+_SMALL_BORDER = 3  # the same erosion, in a thumbnail's pixels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,12 +78,15 @@ class ImageFeatures:
 
     Attributes:
         band: float32 `(height, width)`, the band-pass image at working size.
+        grey: float32, the grey image at its own size, or at working size when
+            it is larger: what a thumbnail's comparison reads.
         points: float32 `(n, 2)`, keypoint positions (x, y) at working size.
         descriptors: float32 `(n, 128)` SIFT descriptors, or `None` when the
             image has no keypoints.
     """
 
     band: np.ndarray
+    grey: np.ndarray
     points: np.ndarray
     descriptors: np.ndarray | None
 
@@ -83,7 +101,8 @@ class GeometricMatch:
         inliers: int, keypoint matches that agree on the transform (0 when
             none was found).
         correlation: float in [-1, 1], the band-pass correlation of the
-            aligned images where they overlap; -1.0 when they could not be
+            aligned images where they overlap (for a thumbnail, the high-pass
+            correlation at its resolution); -1.0 when they could not be
             aligned or overlap too little.
         transform: float64 `(2, 3)` similarity transform taking a point (x, y)
             of the first image to the second, both at working size (longer
@@ -124,11 +143,15 @@ class GeometricCheck:
 
     Args:
         min_correlation: float in [-1, 1], the least band-pass correlation of
-            the aligned images. Defaults to `0.68`, chosen on the training
+            the aligned images. Defaults to `0.69`, chosen on the training
             half of the README's duplicates benchmark.
+        min_small_correlation: float in [-1, 1], the same for a pair with a
+            thumbnail (an image under 64 pixels on its longer side), whose
+            correlation is measured at the thumbnail's resolution. Defaults
+            to `0.78`, chosen the same way.
         min_inliers: int >= 2, the fewest keypoint matches that must agree on
             the transform. Defaults to `3`.
-        side: int >= 32, the longer side in pixels both images are resized
+        side: int >= 64, the longer side in pixels both images are resized
             to; larger finds more keypoints in small copies and costs more
             time. Defaults to `224`.
 
@@ -144,18 +167,23 @@ class GeometricCheck:
     def __init__(
         self,
         min_correlation: float = DEFAULT_MIN_CORRELATION,
+        min_small_correlation: float = DEFAULT_MIN_SMALL_CORRELATION,
         min_inliers: int = DEFAULT_MIN_INLIERS,
         side: int = DEFAULT_SIDE,
     ):
         self.min_correlation = check_similarity("min_correlation", min_correlation)
+        self.min_small_correlation = check_similarity(
+            "min_small_correlation", min_small_correlation
+        )
         self.min_inliers = check_integer("min_inliers", min_inliers, minimum=2)
-        self.side = check_integer("side", side, minimum=32)
+        self.side = check_integer("side", side, minimum=_SMALL_SIDE)
         self._sift = cv2.SIFT_create(contrastThreshold=_CONTRAST_THRESHOLD)
         self._matcher = cv2.BFMatcher(cv2.NORM_L2)
 
     def get_config(self) -> dict:
         return {
             "min_correlation": self.min_correlation,
+            "min_small_correlation": self.min_small_correlation,
             "min_inliers": self.min_inliers,
             "side": self.side,
         }
@@ -183,18 +211,19 @@ class GeometricCheck:
         factor = self.side / max(height, width)
         size = (max(1, round(width * factor)), max(1, round(height * factor)))
         shrinking = factor < 1
-        grey = cv2.resize(
+        working = cv2.resize(
             grey, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
         )
         keypoints, descriptors = self._sift.detectAndCompute(
-            np.clip(np.rint(grey), 0, 255).astype(np.uint8), None
+            np.clip(np.rint(working), 0, 255).astype(np.uint8), None
         )
         points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
         fine, coarse = _BAND
-        band = cv2.GaussianBlur(grey, (0, 0), fine) - cv2.GaussianBlur(
-            grey, (0, 0), coarse
+        band = cv2.GaussianBlur(working, (0, 0), fine) - cv2.GaussianBlur(
+            working, (0, 0), coarse
         )
-        return ImageFeatures(band, points, descriptors)
+        own_size = working if shrinking else grey.astype(np.float32)
+        return ImageFeatures(band, own_size, points, descriptors)
 
     def match(self, first, second) -> GeometricMatch:
         """Checks whether `second` is a copy of `first`.
@@ -214,8 +243,12 @@ class GeometricCheck:
         transform, inliers = self._transform(first, second)
         if transform is None or inliers < self.min_inliers:
             return GeometricMatch(False, inliers, -1.0, transform)
-        correlation = _aligned_correlation(first.band, second.band, transform)
-        matched = correlation >= self.min_correlation
+        if min(max(first.grey.shape), max(second.grey.shape)) < _SMALL_SIDE:
+            correlation = _thumbnail_correlation(first, second, transform)
+            matched = correlation >= self.min_small_correlation
+        else:
+            correlation = _aligned_correlation(first.band, second.band, transform)
+            matched = correlation >= self.min_correlation
         return GeometricMatch(bool(matched), inliers, correlation, transform)
 
     def align(self, first, second) -> tuple[GeometricMatch, np.ndarray | None]:
@@ -295,20 +328,27 @@ class GeometricCheck:
         return transform.astype(np.float64), int(inlier_mask.sum())
 
 
-def _aligned_correlation(first, second, transform) -> float:
-    """Correlation of `second` warped onto `first` where both have pixels."""
+def _aligned_correlation(
+    first, second, transform, border=_BORDER, high_pass=None
+) -> float:
+    """Correlation of `second` warped onto `first` where both have pixels;
+    `transform` takes a point of `first` to `second`. With `high_pass`, both
+    lose their Gaussian blur of that sigma once aligned."""
     height, width = first.shape
     flags = cv2.WARP_INVERSE_MAP
     warped = cv2.warpAffine(
         second, transform, (width, height), flags=flags | cv2.INTER_LINEAR
     )
+    if high_pass is not None:
+        first = first - cv2.GaussianBlur(first, (0, 0), high_pass)
+        warped = warped - cv2.GaussianBlur(warped, (0, 0), high_pass)
     covered = cv2.warpAffine(
         np.ones_like(second, np.uint8),
         transform,
         (width, height),
         flags=flags | cv2.INTER_NEAREST,
     )
-    covered = cv2.erode(covered, np.ones((_BORDER, _BORDER), np.uint8)).astype(bool)
+    covered = cv2.erode(covered, np.ones((border, border), np.uint8)).astype(bool)
     if covered.mean() < _MIN_OVERLAP:
         return -1.0
     x = first[covered] - first[covered].mean()
@@ -317,3 +357,37 @@ def _aligned_correlation(first, second, transform) -> float:
     if not norm > 0.0:  # a flat image: nothing to correlate
         return -1.0
     return float(np.clip(np.dot(x, y) / norm, -1.0, 1.0))
+
+
+def _thumbnail_correlation(first, second, transform) -> float:
+    """The correlation of a pair with a thumbnail, at the resolution of the
+    image that shows the content smaller.
+
+    `transform` takes a working pixel of `first` to one of `second`. Each
+    image's `grey` is its working size times `max(grey.shape) / side`, so the
+    transform between the `grey` images scales by the ratio of those factors.
+    The other image is blurred by the Gaussian that resampling it at the
+    frame's scale calls for, then warped onto the frame, and both are
+    high-passed in the frame's pixels.
+    """
+    side = max(first.band.shape)
+    first_factor = max(first.grey.shape) / side
+    second_factor = max(second.grey.shape) / side
+    own = transform.copy()
+    own[:, :2] *= second_factor / first_factor
+    own[:, 2] *= second_factor
+    scale = float(np.hypot(*own[:, 0]))
+    if scale < 1:  # `second` shows the content smaller: it is the frame
+        frame, other, own, scale = second.grey, first.grey, _inverse(own), 1 / scale
+    else:
+        frame, other = first.grey, second.grey
+    sigma = 0.5 * np.sqrt(scale**2 - 1)
+    if sigma > 0.05:
+        other = cv2.GaussianBlur(other, (0, 0), sigma)
+    return _aligned_correlation(
+        frame, other, own, border=_SMALL_BORDER, high_pass=_SMALL_HIGH_PASS
+    )
+
+
+def _inverse(transform: np.ndarray) -> np.ndarray:
+    return cv2.invertAffineTransform(transform).astype(np.float64)

@@ -127,7 +127,7 @@ def test_duplicates_verify_keeps_only_copies_whose_pixels_line_up(gallery, capsy
         ["astronaut.png", os.path.join("copies", "astronaut.jpg")],
         [os.path.join("copies", "rocket.png"), "rocket.png"],
     ]
-    assert result["verify"]["min_correlation"] == 0.68
+    assert result["verify"] == siamesekit.search.GeometricCheck().get_config()
     assert main(arguments + ["--verify"]) == 0
     assert "each pair verified" in capsys.readouterr().out
 
