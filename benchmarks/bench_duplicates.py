@@ -45,6 +45,7 @@ Usage:
         [--people 40] [--objects 20] [--seed 0] [--quick]
         [--loss nt_xent] [--pooling flatten] [--train-on groups|originals]
         [--batches-per-epoch N]
+        [--min-small-correlation 0.78] [--small-high-pass 1.5|none]
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ import numpy as np  # noqa: E402
 
 import siamesekit  # noqa: E402
 from siamesekit.search import GeometricCheck  # noqa: E402
+from siamesekit.search.geometric_check import (  # noqa: E402
+    DEFAULT_MIN_SMALL_CORRELATION,
+    DEFAULT_SMALL_HIGH_PASS,
+)
 from siamesekit.training import DUPLICATES_CONFIG, train_duplicates_model  # noqa: E402
 
 DEFAULT_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared/data"
@@ -336,8 +341,8 @@ class RememberingCheck(GeometricCheck):
     answers do not change, so each pair is checked once.
     """
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, **check_arguments):
+        super().__init__(**check_arguments)
         self._features_of, self._match_of = {}, {}
 
     def features(self, image):
@@ -370,15 +375,17 @@ class VerifiedMethod(EmbeddingMethod):
         comparator,
         candidate_recall=CANDIDATE_RECALL,
         trust_embeddings=False,
+        check_arguments=None,
     ):
         super().__init__(name, comparator)
         self.candidate_recall = candidate_recall
         self.trust_embeddings = trust_embeddings
+        self.check_arguments = check_arguments or {}
         self.verify_below = None
 
     def prepare(self, items):
         index, rows = super().prepare(items)
-        return index, rows, RememberingCheck()
+        return index, rows, RememberingCheck(**self.check_arguments)
 
     def pairs(self, prepared, threshold):
         index, rows, check = prepared
@@ -412,7 +419,7 @@ class VerifiedMethod(EmbeddingMethod):
     def summary(self, prepared, seconds):
         return (
             f"{self.name}: {prepared[2].pairs_checked} proposed pairs of the "
-            f"test half checked in {seconds:.0f} s"
+            f"test half checked in {seconds:.0f} s by {prepared[2]!r}"
         )
 
 
@@ -580,6 +587,18 @@ def parse_args(argv=None):
         help="share of the training half's duplicate pairs the verified "
         "method's min_similarity proposes to the geometric check",
     )
+    parser.add_argument(
+        "--min-small-correlation",
+        type=float,
+        default=DEFAULT_MIN_SMALL_CORRELATION,
+        help="GeometricCheck's threshold for pairs with a thumbnail",
+    )
+    parser.add_argument(
+        "--small-high-pass",
+        type=lambda text: None if text == "none" else float(text),
+        default=DEFAULT_SMALL_HIGH_PASS,
+        help="GeometricCheck's high-pass sigma for thumbnails, or 'none'",
+    )
     parser.add_argument("--people", type=int, default=40, help="ORL people (<= 40)")
     parser.add_argument("--objects", type=int, default=20, help="COIL objects (<= 20)")
     parser.add_argument(
@@ -664,6 +683,10 @@ def main(argv=None) -> int:
         vgg = siamesekit.EmbeddingTower(
             input_shape=(args.vgg_size, args.vgg_size, 3), weights=None
         )
+        check_arguments = {
+            "min_small_correlation": args.min_small_correlation,
+            "small_high_pass": args.small_high_pass,
+        }
         methods = [
             EmbeddingMethod(
                 "duplicates model", siamesekit.Comparator(model, progress=False)
@@ -672,12 +695,14 @@ def main(argv=None) -> int:
                 "duplicates model + GeometricCheck",
                 siamesekit.Comparator(model, progress=False),
                 args.candidate_recall,
+                check_arguments=check_arguments,
             ),
             VerifiedMethod(
                 "  the same, sure pairs unchecked",
                 siamesekit.Comparator(model, progress=False),
                 args.candidate_recall,
                 trust_embeddings=True,
+                check_arguments=check_arguments,
             ),
             EmbeddingMethod("random VGG16", siamesekit.Comparator(vgg, progress=False)),
             HashMethod("pHash", imagehash.phash, fixed=HASH_THRESHOLD),

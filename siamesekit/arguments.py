@@ -1,4 +1,4 @@
-"""Checks of integer arguments, shared by the public functions."""
+"""Checks of numeric arguments, shared by the public functions."""
 
 from __future__ import annotations
 
@@ -58,5 +58,33 @@ def check_similarity(name: str, value) -> float:
         raise InvalidArgumentError(
             f"`{name}` is a cosine similarity and must be in [-1, 1]. "
             f"Received: {name}={value!r}"
+        )
+    return float(number)
+
+
+def check_positive(name: str, value, *, allow_none=False) -> float | None:
+    """Returns `value` as a positive finite float, or raises.
+
+    Args:
+        name: the argument's name, for the message.
+        value: the value given: a Python or NumPy number, not a `bool`.
+        allow_none: bool, whether `None` is allowed (and returned as is).
+            Defaults to `False`.
+
+    Raises:
+        siamesekit.errors.InvalidArgumentError: ending with
+            `Received: name=value`.
+    """
+    if value is None and allow_none:
+        return None
+    number = value
+    if isinstance(number, (bool, np.bool_)) or not isinstance(
+        number, (int, float, np.integer, np.floating)
+    ):
+        number = float("nan")
+    if not 0.0 < float(number) < float("inf"):
+        wanted = "a positive number" + (" or None" if allow_none else "")
+        raise InvalidArgumentError(
+            f"`{name}` must be {wanted}. Received: {name}={value!r}"
         )
     return float(number)

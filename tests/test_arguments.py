@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from siamesekit.arguments import check_integer
+from siamesekit.arguments import check_integer, check_positive
 from siamesekit.errors import InvalidArgumentError
 
 # Runs once, under TensorFlow: argument checks in plain Python.
@@ -41,4 +41,22 @@ def test_the_minimum_and_none_are_in_the_message():
         check_integer("workers", -1, minimum=1, allow_none=True)
     assert str(caught.value) == (
         "`workers` must be an integer >= 1 or None. Received: workers=-1"
+    )
+
+
+def test_positive_numbers_come_back_as_floats():
+    for value in (1.5, 2, np.float32(0.25), np.int64(3)):
+        checked = check_positive("sigma", value)
+        assert checked == float(value) and type(checked) is float
+    assert check_positive("sigma", None, allow_none=True) is None
+
+
+@pytest.mark.parametrize(
+    "value", [0, -1.5, float("inf"), float("nan"), True, "1.5", None]
+)
+def test_anything_but_a_positive_number_is_refused(value):
+    with pytest.raises(InvalidArgumentError) as caught:
+        check_positive("sigma", value)
+    assert str(caught.value) == (
+        f"`sigma` must be a positive number. Received: sigma={value!r}"
     )

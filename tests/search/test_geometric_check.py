@@ -126,6 +126,22 @@ def test_thumbnails_of_different_photos_do_not_match(check):
         assert not match.matched, (first, second)
 
 
+@pytest.mark.parametrize("name", sorted(THUMBNAILS))
+def test_a_thumbnail_under_a_lighting_ramp_matches_once_high_passed(check, name):
+    # A Gaussian blur leaves a linear ramp as it is, so the high-pass removes
+    # a ramp added to the copy (up to the border): 0.99 and more measured.
+    # Unfiltered, the ramp dominates the halved contrast: 0.38-0.86.
+    thumbnail = THUMBNAILS[name]
+    height, width = thumbnail.shape
+    ramp = np.tile(np.linspace(0, 120, width, dtype=np.float32), (height, 1))
+    copy = np.clip(0.5 * thumbnail + ramp, 0, 255).astype(np.uint8)
+    high_passed = check.match(thumbnail, copy)
+    assert high_passed.matched and high_passed.correlation > 0.95
+    unfiltered = GeometricCheck(small_high_pass=None).match(thumbnail, copy)
+    assert unfiltered.inliers == high_passed.inliers  # the same alignment
+    assert unfiltered.correlation < 0.9
+
+
 def test_an_image_without_keypoints_is_no_match_and_no_error(check):
     flat = np.full((64, 64), 128, np.uint8)
     match = check.match(CAMERA, flat)
@@ -155,6 +171,10 @@ def test_features_made_once_give_the_same_answer(check):
         {"min_inliers": True},
         {"side": 16},
         {"side": 32},
+        {"small_high_pass": 0},
+        {"small_high_pass": -1.5},
+        {"small_high_pass": float("inf")},
+        {"small_high_pass": "soft"},
     ],
 )
 def test_bad_arguments_are_refused_by_name(arguments):
