@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from siamesekit.comparator import Comparator
-from siamesekit.comparator.rendering import to_rgb_uint8
+from siamesekit.comparator.rendering import overlay, to_rgb_uint8
 from siamesekit.data.images import load_image
 from siamesekit.errors import ImageError, OutputExistsError
 
@@ -113,6 +113,12 @@ def _heatmap_section(group, comparator: Comparator | None, check) -> str:
                     "the representative's own pixels."
                 )
         result = comparator.compare(group.representative, second)
+        # The heatmap is at the tower's input size; drawn over the copy at
+        # its own size, it keeps the photo's shape rather than the tower's.
+        copy = (
+            second if isinstance(second, np.ndarray) else load_image(member, channels=3)
+        )
+        picture = overlay(copy, result.heatmap, result.display_scale)
     except (ImageError, OSError) as error:
         return f'<div class="note">No heatmap: {html.escape(str(error))}</div>'
     regions = len(result.regions)
@@ -121,7 +127,7 @@ def _heatmap_section(group, comparator: Comparator | None, check) -> str:
     )
     return (
         '<figure class="heatmap"><img src="'
-        + _data_uri(result.visualization)
+        + _data_uri(picture)
         + '" alt="difference heatmap"><figcaption><span class="score">'
         "where they differ</span><br>"
         f"{html.escape(os.path.basename(member))} against the representative: "

@@ -1,7 +1,11 @@
 """The duplicates report: with a verified search, the heatmap compares the
 representative with its copy put back in place."""
 
+import base64
+import re
+
 import cv2
+import numpy as np
 import pytest
 import skimage.data
 
@@ -46,3 +50,21 @@ def test_an_unverified_report_compares_the_images_as_they_are(comparator, tmp_pa
         encoding="utf-8",
     ).read()
     assert "where they differ" in page and "aligned first" not in page
+
+
+def test_the_heatmap_keeps_the_photos_shape_not_the_towers(comparator, tmp_path):
+    # The tower sees 32 x 32; the page shows the heatmap over the 451 x 300
+    # copy, shrunk to the thumbnails' 180 pixels: 180 x round(300 * 180 / 451).
+    chelsea = cv2.cvtColor(skimage.data.chelsea(), cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(tmp_path / "chelsea.png"), chelsea)
+    cv2.imwrite(str(tmp_path / "copy.jpg"), chelsea, [cv2.IMWRITE_JPEG_QUALITY, 40])
+    report = find_duplicates(tmp_path, comparator, min_similarity=-1)
+    page = open(
+        write_duplicates_report(report, tmp_path / "report.html", comparator),
+        encoding="utf-8",
+    ).read()
+    (encoded,) = re.findall(
+        r'data:image/jpeg;base64,([^"]+)" alt="difference heatmap"', page
+    )
+    heatmap = cv2.imdecode(np.frombuffer(base64.b64decode(encoded), np.uint8), 1)
+    assert heatmap.shape == (120, 180, 3)
