@@ -151,14 +151,14 @@ class GeometricCheck:
             thumbnail (an image under 64 pixels on its longer side), whose
             correlation is measured at the thumbnail's resolution. Defaults
             to `0.78`, chosen the same way.
-        small_high_pass: float > 0 or `None`, the sigma in pixels of the
-            Gaussian blur a thumbnail pair loses before it is correlated;
-            `None` correlates it unfiltered. Defaults to `1.5`.
         min_inliers: int >= 2, the fewest keypoint matches that must agree on
             the transform. Defaults to `3`.
         side: int >= 64, the longer side in pixels both images are resized
             to; larger finds more keypoints in small copies and costs more
             time. Defaults to `224`.
+        small_high_pass: float > 0 or `None`, the sigma in pixels of the
+            Gaussian blur a thumbnail pair loses before it is correlated;
+            `None` correlates it unfiltered. Defaults to `1.5`.
 
     Example:
 
