@@ -49,17 +49,13 @@ def check_similarity(name: str, value) -> float:
         siamesekit.errors.InvalidArgumentError: ending with
             `Received: name=value`.
     """
-    number = value
-    if isinstance(number, (bool, np.bool_)) or not isinstance(
-        number, (int, float, np.integer, np.floating)
-    ):
-        number = float("nan")
-    if not -1.0 <= float(number) <= 1.0:
+    number = _as_float(value)
+    if not -1.0 <= number <= 1.0:
         raise InvalidArgumentError(
             f"`{name}` is a cosine similarity and must be in [-1, 1]. "
             f"Received: {name}={value!r}"
         )
-    return float(number)
+    return number
 
 
 def check_positive(name: str, value, *, allow_none=False) -> float | None:
@@ -77,14 +73,20 @@ def check_positive(name: str, value, *, allow_none=False) -> float | None:
     """
     if value is None and allow_none:
         return None
-    number = value
-    if isinstance(number, (bool, np.bool_)) or not isinstance(
-        number, (int, float, np.integer, np.floating)
-    ):
-        number = float("nan")
-    if not 0.0 < float(number) < float("inf"):
+    number = _as_float(value)
+    if not 0.0 < number < float("inf"):
         wanted = "a positive number" + (" or None" if allow_none else "")
         raise InvalidArgumentError(
             f"`{name}` must be {wanted}. Received: {name}={value!r}"
         )
-    return float(number)
+    return number
+
+
+def _as_float(value) -> float:
+    """A Python or NumPy number as a float; NaN for anything else (`bool`,
+    strings, `None`), so that the range check refuses it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        return float("nan")
+    return float(value)

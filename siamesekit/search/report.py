@@ -100,13 +100,14 @@ def _heatmap_section(group, comparator: Comparator | None, check) -> str:
     member, similarity = candidates[0]
     aligned = ""
     try:
-        second = member
+        pixels = load_image(member, channels=3)  # read once: checked, drawn on
+        second, shown = member, pixels
         if check is not None:
-            match, warped = check.align(group.representative, member)
+            match, warped = check.align(group.representative, pixels)
             # A pair kept unchecked (verify_below) may align poorly: only a
             # transform the check confirms moves the copy.
             if warped is not None and match.matched:
-                second = warped
+                second = shown = warped
                 aligned = (
                     f" The copy was aligned first (scale {match.scale:.2f}, "
                     f"turned {match.rotation_degrees:.1f}&deg;); outside it, "
@@ -115,10 +116,7 @@ def _heatmap_section(group, comparator: Comparator | None, check) -> str:
         result = comparator.compare(group.representative, second)
         # The heatmap is at the tower's input size; drawn over the copy at
         # its own size, it keeps the photo's shape rather than the tower's.
-        copy = (
-            second if isinstance(second, np.ndarray) else load_image(member, channels=3)
-        )
-        picture = overlay(copy, result.heatmap, result.display_scale)
+        picture = overlay(shown, result.heatmap, result.display_scale)
     except (ImageError, OSError) as error:
         return f'<div class="note">No heatmap: {html.escape(str(error))}</div>'
     regions = len(result.regions)

@@ -2,6 +2,7 @@
 representative with its copy put back in place."""
 
 import base64
+import pathlib
 import re
 
 import cv2
@@ -22,6 +23,13 @@ def comparator():
     return siamesekit.Comparator(tower, progress=False)
 
 
+def _page(report, path, comparator) -> str:
+    """The HTML the report writes to `path`."""
+    return pathlib.Path(write_duplicates_report(report, path, comparator)).read_text(
+        encoding="utf-8"
+    )
+
+
 def test_a_verified_report_aligns_the_copy_before_its_heatmap(comparator, tmp_path):
     camera = skimage.data.camera()
     cv2.imwrite(str(tmp_path / "camera.png"), camera)
@@ -29,10 +37,7 @@ def test_a_verified_report_aligns_the_copy_before_its_heatmap(comparator, tmp_pa
     # -1 proposes the pair whatever the random tower says; the check confirms.
     report = find_duplicates(tmp_path, comparator, min_similarity=-1, verify=True)
     assert [len(group) for group in report.groups] == [2]
-    page = open(
-        write_duplicates_report(report, tmp_path / "report.html", comparator),
-        encoding="utf-8",
-    ).read()
+    page = _page(report, tmp_path / "report.html", comparator)
     # Whichever image represents the group, the other shows the content
     # 512 / 410 = 1.25 times larger or smaller, unturned.
     scale = 1.25 if report.groups[0].representative.endswith("camera.png") else 0.80
@@ -45,10 +50,7 @@ def test_an_unverified_report_compares_the_images_as_they_are(comparator, tmp_pa
     cv2.imwrite(str(tmp_path / "camera.png"), camera)
     cv2.imwrite(str(tmp_path / "copy.jpg"), camera, [cv2.IMWRITE_JPEG_QUALITY, 40])
     report = find_duplicates(tmp_path, comparator, min_similarity=-1)
-    page = open(
-        write_duplicates_report(report, tmp_path / "report.html", comparator),
-        encoding="utf-8",
-    ).read()
+    page = _page(report, tmp_path / "report.html", comparator)
     assert "where they differ" in page and "aligned first" not in page
 
 
@@ -59,10 +61,7 @@ def test_the_heatmap_keeps_the_photos_shape_not_the_towers(comparator, tmp_path)
     cv2.imwrite(str(tmp_path / "chelsea.png"), chelsea)
     cv2.imwrite(str(tmp_path / "copy.jpg"), chelsea, [cv2.IMWRITE_JPEG_QUALITY, 40])
     report = find_duplicates(tmp_path, comparator, min_similarity=-1)
-    page = open(
-        write_duplicates_report(report, tmp_path / "report.html", comparator),
-        encoding="utf-8",
-    ).read()
+    page = _page(report, tmp_path / "report.html", comparator)
     (encoded,) = re.findall(
         r'data:image/jpeg;base64,([^"]+)" alt="difference heatmap"', page
     )
